@@ -1,0 +1,202 @@
+"""The ``acehooks`` command line: validate configs, run the local stack, send signed test events."""
+
+import argparse
+import json
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+
+from .errors import ConfigError
+
+DEFAULT_FUNCTIONS_URL = "http://127.0.0.1:5001"
+SAMPLE_EVENT = Path("emulator_data/stripe/checkout.session.completed.json")
+
+
+def _load_local_env() -> None:
+    from .localstack import LOCAL_ENV_FILE, load_env_file
+
+    load_env_file(LOCAL_ENV_FILE, os.environ)
+
+
+def command_validate(args) -> int:
+    """Check every endpoint config, the custom actions they name and their secret variables."""
+    from . import runtime
+
+    if args.local:
+        _load_local_env()
+    try:
+        endpoints = runtime.load_all_endpoints()
+        runtime.load_custom_actions(endpoints)
+    except ConfigError as error:
+        print(error, file=sys.stderr)
+        return 1
+
+    problems = []
+    for config in endpoints.values():
+        for index, method in enumerate(config.auth):
+            names = method.secret_names()
+            if names and not any(os.environ.get(name) for name in names):
+                problems.append(
+                    f"endpoint {config.endpoint_name}: auth[{index}].secretEnv: none of {', '.join(names)} is set "
+                    "or all are empty; set at least one in the environment (Secret Manager in production)"
+                )
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    if problems:
+        return 1
+    print(f"{len(endpoints)} endpoint(s) valid: {', '.join(sorted(endpoints))}")
+    return 0
+
+
+def command_dev(args) -> int:
+    """Run the local stack until Ctrl-C or SIGTERM."""
+    from .localstack import LocalStack
+
+    stack = LocalStack(Path.cwd())
+    signal.signal(signal.SIGTERM, lambda signum, frame: (_ for _ in ()).throw(KeyboardInterrupt()))
+    try:
+        stack.start()
+        print(stack.describe(), flush=True)
+        print("local stack running; press Ctrl-C to stop", flush=True)
+        while all(process.poll() is None for process in stack.processes.values()):
+            time.sleep(0.5)
+        stopped = [name for name, process in stack.processes.items() if process.poll() is not None]
+        print(f"{', '.join(stopped)} stopped unexpectedly; see {stack.log_dir}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 0
+    except RuntimeError as error:
+        print(error, file=sys.stderr)
+        return 1
+    finally:
+        stack.stop()
+        print("local stack stopped", flush=True)
+
+
+def content_type_for(path: Path) -> str:
+    return "application/x-www-form-urlencoded" if path.suffix == ".form" else "application/json"
+
+
+def signed_request(endpoint: str, body: bytes, url: str, timestamp: int | None = None) -> tuple[str, dict]:
+    """Sign ``body`` the way the endpoint's senders do; return the URL and headers to post with."""
+    from . import runtime
+
+    configs = runtime.load_all_endpoints()
+    if endpoint not in configs:
+        raise ConfigError(f"no endpoint named {endpoint!r}; endpoints: {', '.join(sorted(configs))}")
+    timestamp = int(time.time()) if timestamp is None else timestamp
+    headers: dict[str, str] = {}
+    for method in configs[endpoint].auth:
+        method_headers, url = method.sign(body, url, timestamp)
+        headers.update(method_headers)
+    return url, headers
+
+
+def post_signed(endpoint: str, path: Path, base_url: str) -> tuple[int, str]:
+    import requests
+
+    body = path.read_bytes()
+    url, headers = signed_request(endpoint, body, f"{base_url.rstrip('/')}/{endpoint}")
+    headers["Content-Type"] = content_type_for(path)
+    response = requests.post(url, data=body, headers=headers, timeout=30)
+    return response.status_code, response.text
+
+
+def command_send(args) -> int:
+    """Sign a payload file as the endpoint's provider would and post it."""
+    _load_local_env()
+    try:
+        status, text = post_signed(args.endpoint, Path(args.file), args.url)
+    except ConfigError as error:
+        print(error, file=sys.stderr)
+        return 1
+    except OSError as error:
+        print(f"send failed: {error}", file=sys.stderr)
+        return 1
+    print(status)
+    print(text)
+    return 0 if status < 400 else 1
+
+
+def command_demo(args) -> int:
+    """Start the local stack, send the sample Stripe event and print what it produced."""
+    from .localstack import LocalStack
+
+    stack = LocalStack(Path.cwd())
+    try:
+        stack.start()
+        print(stack.describe(), flush=True)
+        os.environ.update({key: stack.env[key] for key in (
+            "FIRESTORE_EMULATOR_HOST", "ACEHOOKS_PROJECT", "ACEHOOKS_CONFIG_DIR", "ACEHOOKS_ACTIONS_MODULE",
+            "STRIPE_WEBHOOK_SECRET")})
+        return _run_demo(stack)
+    except RuntimeError as error:
+        print(error, file=sys.stderr)
+        return 1
+    finally:
+        stack.stop()
+
+
+def _run_demo(stack) -> int:
+    import requests
+
+    from . import ids
+    from .clients import firestore_client
+
+    payload = json.loads(SAMPLE_EVENT.read_bytes())
+    started = time.perf_counter()
+    status, text = post_signed("stripe_webhook", SAMPLE_EVENT, stack.functions_url)
+    print(f"\nPOST /stripe_webhook -> {status} {text.strip()}")
+    if status != 200:
+        return 1
+
+    db = firestore_client()
+    event_ref = db.collection("webhook_events").document(ids.event_doc_id("stripe_webhook", payload["id"]))
+    deadline = time.monotonic() + 30
+    event = {}
+    while time.monotonic() < deadline:
+        event = event_ref.get().to_dict() or {}
+        if event.get("status") in ("succeeded", "failed"):
+            break
+        time.sleep(0.1)
+    print(f"event reached {event.get('status')!r} in {time.perf_counter() - started:.2f} s")
+
+    shown = {key: event.get(key) for key in ("endpoint", "eventId", "eventType", "status", "attempts", "model",
+                                             "actions", "lastError", "receivedAt", "completedAt")}
+    print(f"\nwebhook_events/{event_ref.id}:\n{json.dumps(shown, indent=2, default=str)}")
+    payment = db.collection("payments").document(payload["data"]["object"]["id"]).get()
+    print(f"\npayments/{payment.id}:\n{json.dumps(payment.to_dict(), indent=2, default=str)}")
+    messages = requests.get(f"http://127.0.0.1:{stack.ports.mail}/messages", timeout=5).json()
+    print(f"\ncaptured email ({len(messages)}):\n{json.dumps(messages[-1:] , indent=2)}")
+    return 0 if event.get("status") == "succeeded" and payment.exists and messages else 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="acehooks", description="Webhook receivers for Firebase backends.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    validate = commands.add_parser("validate", help="check endpoint configs, custom actions and secret variables")
+    validate.add_argument("--local", action="store_true",
+                          help="read unset secret variables from emulator_data/local.env first")
+    validate.set_defaults(run=command_validate)
+
+    dev = commands.add_parser("dev", help="run the local stack (emulators, mail capture, functions) until Ctrl-C")
+    dev.set_defaults(run=command_dev)
+
+    send = commands.add_parser("send", help="sign a payload file as the endpoint's provider would and post it")
+    send.add_argument("endpoint", help="endpoint name, as in endpointName")
+    send.add_argument("file", help="payload file; .form files are sent form-encoded, others as JSON")
+    send.add_argument("--url", default=os.environ.get("ACEHOOKS_FUNCTIONS_URL", DEFAULT_FUNCTIONS_URL),
+                      help=f"base URL of the functions (env ACEHOOKS_FUNCTIONS_URL); default {DEFAULT_FUNCTIONS_URL}")
+    send.set_defaults(run=command_send)
+
+    demo = commands.add_parser("demo", help="start the local stack, send the sample Stripe event, print the results")
+    demo.set_defaults(run=command_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.run(args)

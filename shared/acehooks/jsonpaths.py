@@ -1,0 +1,40 @@
+"""JSONPath expressions over payloads (jsonpath-ng's extended syntax; the leading ``$.`` is optional)."""
+
+from functools import lru_cache
+from typing import Any
+
+from jsonpath_ng.exceptions import JsonPathLexerError, JsonPathParserError
+from jsonpath_ng.ext import parse
+
+MISSING = object()
+
+
+@lru_cache(maxsize=1024)
+def compile_path(expression: str):
+    """Parse a JSONPath, adding ``$.`` when it is left out.
+
+    Raises ValueError naming the expression when it does not parse.
+    """
+    text = expression.strip()
+    if not text:
+        raise ValueError("JSONPath is empty; write a path such as 'data.object.id'")
+    if not text.startswith("$"):
+        text = "$." + text
+    try:
+        return parse(text)
+    except (JsonPathLexerError, JsonPathParserError, Exception) as error:
+        raise ValueError(f"JSONPath {expression!r} does not parse: {error}") from None
+
+
+def extract(expression: str, payload: Any) -> Any:
+    """Return the value at ``expression``: one match as is, several as a list, none as MISSING."""
+    matches = compile_path(expression).find(payload)
+    if not matches:
+        return MISSING
+    if len(matches) == 1 and not _has_wildcard(expression):
+        return matches[0].value
+    return [match.value for match in matches]
+
+
+def _has_wildcard(expression: str) -> bool:
+    return "*" in expression or "?" in expression or ".." in expression or ":" in expression
