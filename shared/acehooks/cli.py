@@ -33,15 +33,7 @@ def command_validate(args) -> int:
         print(error, file=sys.stderr)
         return 1
 
-    problems = []
-    for config in endpoints.values():
-        for index, method in enumerate(config.auth):
-            names = method.secret_names()
-            if names and not any(os.environ.get(name) for name in names):
-                problems.append(
-                    f"endpoint {config.endpoint_name}: auth[{index}].secretEnv: none of {', '.join(names)} is set "
-                    "or all are empty; set at least one in the environment (Secret Manager in production)"
-                )
+    problems = runtime.missing_secrets(list(endpoints.values()))
     for problem in problems:
         print(problem, file=sys.stderr)
     if problems:

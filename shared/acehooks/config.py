@@ -39,6 +39,13 @@ class RetryPolicy(ConfigModel):
         return self
 
 
+class RateLimits(ConfigModel):
+    """How fast the endpoint's queue may call the worker; deploy copies these to the queue."""
+
+    max_dispatches_per_second: float = Field(50, gt=0, le=500)
+    max_concurrent_dispatches: int = Field(100, ge=1, le=5000)
+
+
 class SaveToCloudAction(ConfigModel):
     """Write the model, or a mapped part of the event, to a Firestore document."""
 
@@ -87,6 +94,9 @@ class EndpointConfig(ConfigModel):
     required: list[str] = Field(default_factory=list)
     actions: list[ActionConfig] = Field(default_factory=list)
     retry: RetryPolicy = Field(default_factory=RetryPolicy)
+    rate_limits: RateLimits = Field(default_factory=RateLimits)
+    retention_days: int = Field(30, ge=1, le=3650, description="days before Firestore's TTL policy deletes an event")
+    batch: bool = Field(False, description="treat a top-level JSON array as one event per element")
     lease_seconds: int = Field(
         300, ge=10, le=3600,
         description="how long a worker holds an event before another may take it over; keep it above the worker's timeout",
@@ -170,6 +180,9 @@ class EndpointConfig(ConfigModel):
             if method.default_event_type:
                 return method.default_event_type
         return None
+
+    def splits_batches(self) -> bool:
+        return self.batch or any(method.splits_batches for method in self.auth)
 
     def secret_names(self) -> list[str]:
         return [name for method in self.auth for name in method.secret_names()]

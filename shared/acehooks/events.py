@@ -1,5 +1,6 @@
 """The ``webhook_events`` documents: creating, reading and the status values."""
 
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from .clients import firestore_client
@@ -21,8 +22,12 @@ def event_ref(doc_id: str):
     return firestore_client().collection(get_settings().events_collection).document(doc_id)
 
 
-def new_event(endpoint: str, event_id: str, event_type: str | None, status: str, **fields: Any) -> dict:
-    """Build a new event document; Firestore fills the server timestamps."""
+def new_event(endpoint: str, event_id: str, event_type: str | None, status: str, *,
+              retention_days: int, **fields: Any) -> dict:
+    """Build a new event document; Firestore fills the server timestamps.
+
+    ``expireAt`` is the field Firestore's TTL policy deletes the event by.
+    """
     from google.cloud.firestore import SERVER_TIMESTAMP
 
     document = {
@@ -36,6 +41,7 @@ def new_event(endpoint: str, event_id: str, event_type: str | None, status: str,
         "attempts": 0,
         "lastError": None,
         "actions": {},
+        "expireAt": datetime.now(timezone.utc) + timedelta(days=retention_days),
     }
     document.update(fields)
     return document

@@ -1,5 +1,6 @@
 """The ingest function: verify, parse, store once, enqueue, answer fast."""
 
+import json
 import logging
 import time
 from typing import Any
@@ -65,39 +66,63 @@ def handle(config: EndpointConfig, request: Request) -> Response:
 
 
 def _accept(config: EndpointConfig, inbound: InboundRequest, content_type: str | None, started: float) -> Response:
-    endpoint = config.endpoint_name
+    """Handle an authenticated delivery: one event, or one per element of a batch."""
     body = inbound.body
-
     try:
         payload = parse_body(body, content_type)
     except PayloadError as error:
-        return _reject_invalid(config, ids.body_event_id(body), None, error, {"payloadText": _text_or_none(body)})
+        status, answer = _reject_invalid(config, ids.body_event_id(body), None, error,
+                                         {"payloadText": _text_or_none(body), "contentType": content_type})
+        return _answer(status, **answer)
+
+    for method in config.auth:
+        handshake = method.immediate_response(payload, inbound)
+        if handshake is not None:
+            logger.info("answered a %s handshake; nothing stored", method.method,
+                        extra={"endpoint": config.endpoint_name, "reason": "handshake"})
+            return _answer(200, **handshake)
+
+    if config.splits_batches() and isinstance(payload, list):
+        results = [_accept_event(config, item, inbound, content_type, json.dumps(item).encode(), started)
+                   for item in payload]
+        # Every element was stored (or was already): 200, with each element's own outcome.
+        return _answer(200, status="batch", events=[answer for _, answer in results])
+
+    status, answer = _accept_event(config, payload, inbound, content_type, body, started)
+    return _answer(status, **answer)
+
+
+def _accept_event(config: EndpointConfig, payload: Any, inbound: InboundRequest, content_type: str | None,
+                  body: bytes, started: float) -> tuple[int, dict]:
+    """Store and enqueue one event; return the HTTP status and JSON body that describe its outcome."""
+    endpoint = config.endpoint_name
+    stored_payload = storable_payload(payload, body)
 
     try:
         event_id = extraction.event_id(config, payload, inbound.headers, body)
         event_type = extraction.event_type(config, payload, inbound.headers)
     except PayloadError as error:
-        return _reject_invalid(config, ids.body_event_id(body), None, error, storable_payload(payload, body))
+        return _reject_invalid(config, ids.body_event_id(body), None, error, {**stored_payload, "contentType": content_type})
 
     log_fields = {"endpoint": endpoint, "eventId": event_id, "eventType": event_type}
     logger.info("received event", extra=log_fields)
     doc_id = ids.event_doc_id(endpoint, event_id)
-    stored_payload = storable_payload(payload, body)
 
     if config.event_types is not None and event_type not in config.event_types:
-        document = events.new_event(endpoint, event_id, event_type, events.IGNORED,
+        document = events.new_event(endpoint, event_id, event_type, events.IGNORED, retention_days=config.retention_days,
                                     contentType=content_type, **stored_payload)
         _create(doc_id, document)
         logger.info("ignored event: type not in eventTypes", extra={**log_fields, "reason": "type_not_subscribed"})
-        return _answer(200, status="ignored", eventId=event_id, eventType=event_type)
+        return 200, {"status": "ignored", "eventId": event_id, "eventType": event_type}
 
     model, missing = extraction.map_model(config, payload)
     if missing:
         error = PayloadError(422, "required_missing", f"required fields missing: {', '.join(missing)}",
                              details={"missing": missing})
-        return _reject_invalid(config, event_id, event_type, error, {**stored_payload, "model": model})
+        return _reject_invalid(config, event_id, event_type, error,
+                               {**stored_payload, "model": model, "contentType": content_type})
 
-    document = events.new_event(endpoint, event_id, event_type, events.RECEIVED,
+    document = events.new_event(endpoint, event_id, event_type, events.RECEIVED, retention_days=config.retention_days,
                                 model=model, contentType=content_type, **stored_payload)
     if not _create(doc_id, document):
         return _handle_duplicate(config, doc_id, document, log_fields)
@@ -106,10 +131,10 @@ def _accept(config: EndpointConfig, inbound: InboundRequest, content_type: str |
     task_name = dispatch.enqueue(endpoint, doc_id)
     logger.info("enqueued event", extra={**log_fields, "taskName": task_name,
                                          "durationMs": round((time.perf_counter() - started) * 1000, 1)})
-    return _answer(200, status="accepted", eventId=event_id)
+    return 200, {"status": "accepted", "eventId": event_id}
 
 
-def _handle_duplicate(config: EndpointConfig, doc_id: str, document: dict, log_fields: dict) -> Response:
+def _handle_duplicate(config: EndpointConfig, doc_id: str, document: dict, log_fields: dict) -> tuple[int, dict]:
     """Answer a delivery whose event document exists.
 
     An event still ``received`` may never have been enqueued (a crash between
@@ -124,7 +149,7 @@ def _handle_duplicate(config: EndpointConfig, doc_id: str, document: dict, log_f
         _set(doc_id, document)
         logger.info("replaced invalid record with a valid delivery", extra={**log_fields, "docId": doc_id})
         dispatch.enqueue(config.endpoint_name, doc_id)
-        return _answer(200, status="accepted", eventId=log_fields["eventId"])
+        return 200, {"status": "accepted", "eventId": log_fields["eventId"]}
 
     if status == events.RECEIVED:
         dispatch.enqueue(config.endpoint_name, doc_id)
@@ -133,20 +158,20 @@ def _handle_duplicate(config: EndpointConfig, doc_id: str, document: dict, log_f
     else:
         logger.info("duplicate delivery; already %s", status,
                     extra={**log_fields, "docId": doc_id, "reason": "duplicate", "status": status})
-    return _answer(200, status="duplicate", eventId=log_fields["eventId"])
+    return 200, {"status": "duplicate", "eventId": log_fields["eventId"]}
 
 
 def _reject_invalid(config: EndpointConfig, event_id: str, event_type: str | None,
-                    error: PayloadError, fields: dict) -> Response:
+                    error: PayloadError, fields: dict) -> tuple[int, dict]:
     """Record an authenticated but unusable delivery as ``invalid``, then answer 400 or 422."""
     endpoint = config.endpoint_name
     doc_id = ids.event_doc_id(endpoint, event_id)
-    document = events.new_event(endpoint, event_id, event_type, events.INVALID,
+    document = events.new_event(endpoint, event_id, event_type, events.INVALID, retention_days=config.retention_days,
                                 lastError=f"{error.reason}: {error}", **fields)
     _create(doc_id, document)
     logger.warning("rejected delivery: %s", error,
                    extra={"endpoint": endpoint, "eventId": event_id, "reason": error.reason, "status": error.status})
-    return _answer(error.status, error=str(error), reason=error.reason, eventId=event_id, **error.details)
+    return error.status, {"error": str(error), "reason": error.reason, "eventId": event_id, **error.details}
 
 
 def _text_or_none(body: bytes) -> str | None:

@@ -134,7 +134,7 @@ class LocalStack:
 
     def start_mail(self) -> None:
         command = [sys.executable, "-m", "acehooks.mailcapture", "--port", str(self.ports.mail),
-                   "--dir", str(self.root / ".acehooks" / "mail")]
+                   "--dir", str(self.log_dir / "mail")]
         self._spawn("mail", command, self.ports.mail)
 
     def start_functions(self) -> None:

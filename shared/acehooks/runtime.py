@@ -102,9 +102,39 @@ def acehooks_local(request):
     return response
 
 
+def missing_secrets(configs: list[EndpointConfig]) -> list[str]:
+    """Describe each auth entry none of whose secret variables is set to a non-empty value."""
+    problems = []
+    for config in configs:
+        for index, method in enumerate(config.auth):
+            names = method.secret_names()
+            if names and not any(os.environ.get(name, "").strip() for name in names):
+                problems.append(
+                    f"endpoint {config.endpoint_name}: auth[{index}].secretEnv: none of {', '.join(names)} is set "
+                    "to a non-empty value; set at least one (from Secret Manager in production)"
+                )
+    return problems
+
+
+def check_startup_secrets(configs: dict[str, EndpointConfig], target: str | None) -> None:
+    """Refuse to start an ingest function whose secrets are unset, so the mistake shows at deploy.
+
+    Only the endpoint being served is checked (every endpoint for the local
+    router), because the worker's environment holds no provider secrets.
+    """
+    if target == LOCAL_ENTRY_POINT:
+        selected = list(configs.values())
+    else:
+        selected = [configs[target]] if target in configs else []
+    problems = missing_secrets(selected)
+    if problems:
+        raise ConfigError("\n".join(problems))
+
+
 def entry_points() -> dict[str, Callable]:
     """Return every entry point by name: one per endpoint, the worker, and the local router."""
     logs.configure()
+    check_startup_secrets(endpoints(), os.environ.get("FUNCTION_TARGET"))
     functions = {name: _ingest_entry_point(config) for name, config in endpoints().items()}
     clashes = {WORKER_ENTRY_POINT, LOCAL_ENTRY_POINT} & set(functions)
     if clashes:

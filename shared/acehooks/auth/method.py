@@ -15,10 +15,17 @@ class AuthMethod(ConfigModel):
     # Each is ("path", JSONPath) or ("header", header name).
     default_event_id: ClassVar[tuple[str, str] | None] = None
     default_event_type: ClassVar[tuple[str, str] | None] = None
+    # True for senders that post a JSON array of events in one delivery (SendGrid's event webhook).
+    splits_batches: ClassVar[bool] = False
 
     def verify(self, request: InboundRequest) -> None:
         """Raise AuthError (or ForbiddenError) unless ``request`` passes this check."""
         raise NotImplementedError
+
+    def immediate_response(self, payload, request: InboundRequest) -> dict | None:
+        """Return a JSON body to answer at once without storing anything (a handshake such as
+        Slack's url_verification), or None for an ordinary event. Called after every check passed."""
+        return None
 
     def sign(self, body: bytes, url: str, timestamp: int) -> tuple[dict[str, str], str]:
         """Return the headers and URL a genuine sender would use for ``body``.
