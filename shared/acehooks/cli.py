@@ -20,6 +20,117 @@ def _load_local_env() -> None:
     load_env_file(LOCAL_ENV_FILE, os.environ)
 
 
+def _use_running_stack() -> None:
+    """Point this process at the stack ``acehooks dev`` runs, when one runs and nothing else is set."""
+    from .localstack import DEV_ENV_FILE, load_env_file
+
+    if DEV_ENV_FILE.is_file() and "FIRESTORE_EMULATOR_HOST" not in os.environ:
+        load_env_file(DEV_ENV_FILE, os.environ)
+        print(f"using the local stack described in {DEV_ENV_FILE}", file=sys.stderr)
+
+
+def _format_time(value) -> str:
+    return value.strftime("%Y-%m-%d %H:%M:%S") if hasattr(value, "strftime") else "-"
+
+
+def command_events(args) -> int:
+    """List stored events, or show one in full."""
+    from . import operations
+
+    _use_running_stack()
+    if args.events_command == "show":
+        try:
+            doc_id, event = operations.find_event(args.id)
+        except operations.OperationError as error:
+            print(error, file=sys.stderr)
+            return 1
+        from .payloads import read_model, read_payload
+
+        shown = {"docId": doc_id, **{key: event.get(key) for key in (
+            "endpoint", "eventId", "eventType", "status", "attempts", "lastError", "receivedAt", "updatedAt",
+            "completedAt", "actions", "replays")}}
+        shown["model"] = read_model(event)
+        shown["payload"] = read_payload(event, operations.events_collection().document(doc_id))
+        print(json.dumps(shown, indent=2, default=str))
+        return 0
+
+    try:
+        since = operations.parse_since(args.since) if args.since else None
+    except ValueError as error:
+        print(error, file=sys.stderr)
+        return 2
+    rows = operations.list_events(args.endpoint, args.status, since, args.limit)
+    print(f"{'received':19}  {'status':10}  {'att':>3}  {'endpoint':20}  {'type':28}  document id")
+    for doc_id, event in rows:
+        print(f"{_format_time(event.get('receivedAt')):19}  {event.get('status', ''):10}  {event.get('attempts', 0):>3}  "
+              f"{event.get('endpoint', ''):20}  {str(event.get('eventType') or '-')[:28]:28}  {doc_id}")
+        if event.get("lastError") and event.get("status") in ("failed", "retrying", "invalid"):
+            print(f"{'':21}last error: {event['lastError'][:150]}")
+    print(f"{len(rows)} event(s)")
+    return 0
+
+
+def command_replay(args) -> int:
+    """Replay events by id, or every event matching --status/--endpoint/--since."""
+    from . import operations, runtime
+
+    _use_running_stack()
+    configs = runtime.endpoints()
+    if args.ids and (args.status or args.endpoint or args.since):
+        print("pass event ids or filters (--status, --endpoint, --since), not both", file=sys.stderr)
+        return 2
+    if not args.ids and not args.status:
+        print("pass event ids, or --status (with optional --endpoint and --since) for a bulk replay", file=sys.stderr)
+        return 2
+
+    try:
+        if args.ids:
+            targets = [operations.find_event(identifier) for identifier in args.ids]
+        else:
+            since = operations.parse_since(args.since) if args.since else None
+            targets = operations.list_events(args.endpoint, args.status, since, limit=args.limit)
+    except (operations.OperationError, ValueError) as error:
+        print(error, file=sys.stderr)
+        return 1
+
+    if not targets:
+        print("no events match")
+        return 0
+    if not args.ids and not args.yes:
+        if not sys.stdin.isatty():
+            print(f"{len(targets)} event(s) match; pass --yes to replay them without a prompt", file=sys.stderr)
+            return 2
+        answer = input(f"replay {len(targets)} event(s)? [y/N] ")
+        if answer.strip().lower() not in ("y", "yes"):
+            print("nothing replayed")
+            return 1
+
+    failures = 0
+    for doc_id, event in targets:
+        config = configs.get(event.get("endpoint"))
+        try:
+            if config is None:
+                raise operations.OperationError(f"endpoint {event.get('endpoint')!r} has no config here")
+            task_name = operations.replay(doc_id, event, config, all_actions=args.all_actions)
+            print(f"replayed {doc_id} as task {task_name}")
+        except operations.OperationError as error:
+            failures += 1
+            print(f"not replayed {doc_id}: {error}", file=sys.stderr)
+    return 1 if failures else 0
+
+
+def command_sweep(args) -> int:
+    """Enqueue again the events left in received, retrying, or processing with an expired lease."""
+    from . import operations, runtime
+
+    _use_running_stack()
+    swept = operations.sweep(runtime.endpoints(), older_than_seconds=args.older_than)
+    for doc_id, status in swept:
+        print(f"enqueued {doc_id} (was {status})")
+    print(f"{len(swept)} event(s) enqueued")
+    return 0
+
+
 def command_validate(args) -> int:
     """Check every endpoint config, the custom actions they name and their secret variables."""
     from . import runtime
@@ -50,6 +161,7 @@ def command_dev(args) -> int:
     signal.signal(signal.SIGTERM, lambda signum, frame: (_ for _ in ()).throw(KeyboardInterrupt()))
     try:
         stack.start()
+        stack.write_env_file()
         print(stack.describe(), flush=True)
         print("local stack running; press Ctrl-C to stop", flush=True)
         while all(process.poll() is None for process in stack.processes.values()):
@@ -183,6 +295,32 @@ def build_parser() -> argparse.ArgumentParser:
     send.add_argument("--url", default=os.environ.get("ACEHOOKS_FUNCTIONS_URL", DEFAULT_FUNCTIONS_URL),
                       help=f"base URL of the functions (env ACEHOOKS_FUNCTIONS_URL); default {DEFAULT_FUNCTIONS_URL}")
     send.set_defaults(run=command_send)
+
+    events_parser = commands.add_parser("events", help="list stored events or show one")
+    events_commands = events_parser.add_subparsers(dest="events_command", required=True)
+    listing = events_commands.add_parser("list", help="list events, newest first")
+    listing.add_argument("--endpoint", help="only this endpoint")
+    listing.add_argument("--status", help="only this status (received, processing, retrying, succeeded, failed, ignored, invalid)")
+    listing.add_argument("--since", help="only events received after this: 30m, 2h, 1d or an ISO 8601 time")
+    listing.add_argument("--limit", type=int, default=100, help="maximum number of events listed; default 100")
+    show = events_commands.add_parser("show", help="show one event: payload, model, attempts, actions, last error")
+    show.add_argument("id", help="document id, or the provider's event id")
+    events_parser.set_defaults(run=command_events)
+
+    replay = commands.add_parser("replay", help="run events through the worker again")
+    replay.add_argument("ids", nargs="*", help="document ids or provider event ids")
+    replay.add_argument("--status", help="bulk: every event with this status (for example failed)")
+    replay.add_argument("--endpoint", help="bulk: only this endpoint")
+    replay.add_argument("--since", help="bulk: only events received after this: 30m, 2h, 1d or an ISO 8601 time")
+    replay.add_argument("--limit", type=int, default=500, help="bulk: maximum number of events; default 500")
+    replay.add_argument("--all-actions", action="store_true", help="run every action again, not only those not yet done")
+    replay.add_argument("--yes", action="store_true", help="bulk: replay without asking for confirmation")
+    replay.set_defaults(run=command_replay)
+
+    sweep = commands.add_parser("sweep", help="enqueue again the events left stuck")
+    sweep.add_argument("--older-than", type=float, default=600,
+                       help="seconds an event must have been untouched to count as stuck; default 600")
+    sweep.set_defaults(run=command_sweep)
 
     demo = commands.add_parser("demo", help="start the local stack, send the sample Stripe event, print the results")
     demo.set_defaults(run=command_demo)

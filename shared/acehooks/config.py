@@ -8,6 +8,7 @@ from pydantic import Field, field_validator, model_validator
 from . import jsonpaths, values
 from .auth import AuthConfig
 from .model_base import ConfigModel
+from .payloads import DEFAULT_MAX_BODY_BYTES
 
 ENDPOINT_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,62}$")
 MODEL_FIELD_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
@@ -97,8 +98,10 @@ class EndpointConfig(ConfigModel):
     rate_limits: RateLimits = Field(default_factory=RateLimits)
     retention_days: int = Field(30, ge=1, le=3650, description="days before Firestore's TTL policy deletes an event")
     batch: bool = Field(False, description="treat a top-level JSON array as one event per element")
+    max_body_bytes: int = Field(DEFAULT_MAX_BODY_BYTES, ge=1024, le=32 * 1024 * 1024,
+                                description="larger bodies are answered 413; default 10 MiB")
     lease_seconds: int = Field(
-        300, ge=10, le=3600,
+        300, ge=2, le=3600,
         description="how long a worker holds an event before another may take it over; keep it above the worker's timeout",
     )
 

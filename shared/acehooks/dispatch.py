@@ -18,7 +18,7 @@ def queue_path(endpoint: str) -> str:
     return f"projects/{settings.project}/locations/{settings.region}/queues/{ids.queue_id(endpoint)}"
 
 
-def build_task(endpoint: str, doc_id: str, task_name: str, replay: int = 0) -> dict:
+def build_task(endpoint: str, doc_id: str, task_name: str) -> dict:
     """Build the task: a POST of the event's document id to the worker.
 
     Production tasks carry an OIDC token for the queue's service account; on
@@ -30,7 +30,7 @@ def build_task(endpoint: str, doc_id: str, task_name: str, replay: int = 0) -> d
         "http_method": "POST",
         "url": settings.worker_url,
         "headers": headers,
-        "body": json.dumps({"endpoint": endpoint, "docId": doc_id, "replay": replay}).encode(),
+        "body": json.dumps({"endpoint": endpoint, "docId": doc_id}).encode(),
     }
     if settings.worker_secret:
         headers[WORKER_SECRET_HEADER] = settings.worker_secret
@@ -42,7 +42,7 @@ def build_task(endpoint: str, doc_id: str, task_name: str, replay: int = 0) -> d
     return {"name": f"{queue_path(endpoint)}/tasks/{task_name}", "http_request": http_request}
 
 
-def enqueue(endpoint: str, doc_id: str, replay: int = 0, timeout: float | None = None) -> str:
+def enqueue(endpoint: str, doc_id: str, suffix: str | None = None, timeout: float | None = None) -> str:
     """Create the event's task and return its name.
 
     A task that already exists (ALREADY_EXISTS) counts as enqueued, so a
@@ -50,8 +50,8 @@ def enqueue(endpoint: str, doc_id: str, replay: int = 0, timeout: float | None =
     """
     from google.api_core import exceptions
 
-    task_name = ids.task_id(doc_id, replay)
-    task = build_task(endpoint, doc_id, task_name, replay)
+    task_name = ids.task_id(doc_id, suffix)
+    task = build_task(endpoint, doc_id, task_name)
     timeout = timeout if timeout is not None else get_settings().tasks_timeout_seconds
     try:
         tasks_client().create_task(parent=queue_path(endpoint), task=task, timeout=timeout)

@@ -41,6 +41,8 @@ def new_event(endpoint: str, event_id: str, event_type: str | None, status: str,
         "attempts": 0,
         "lastError": None,
         "actions": {},
+        # Present from the start because the local emulator rejects ArrayUnion on a missing field.
+        "replays": [],
         "expireAt": datetime.now(timezone.utc) + timedelta(days=retention_days),
     }
     document.update(fields)

@@ -28,13 +28,14 @@ def event_doc_id(endpoint: str, event_id: str) -> str:
     return f"{endpoint}-{readable}-{digest}"
 
 
-def task_id(doc_id: str, replay: int = 0) -> str:
-    """Return the Cloud Tasks task id for an event; each replay needs a new one.
+def task_id(doc_id: str, suffix: str | None = None) -> str:
+    """Return the Cloud Tasks task id for an event; each replay or sweep passes its own suffix.
 
     Cloud Tasks rejects a task name reused within about nine days of the
-    first task with that name, even after it completed.
+    first task with that name, even after it completed, so a second run of
+    an event needs a new name such as ``{doc_id}-replay1``.
     """
-    return doc_id if replay == 0 else f"{doc_id}-replay{replay}"
+    return doc_id if not suffix else f"{doc_id}-{suffix}"
 
 
 def queue_id(endpoint: str) -> str:

@@ -1,5 +1,7 @@
 """The ingest function: verify, parse, store once, enqueue, answer fast."""
 
+import base64
+import hashlib
 import json
 import logging
 import time
@@ -11,7 +13,15 @@ from . import dispatch, events, extraction, ids
 from .auth import InboundRequest, verify_all
 from .config import EndpointConfig
 from .errors import AuthError, BackendUnavailable, PayloadError
-from .payloads import parse_body, storable_payload
+from .payloads import (
+    CHUNKS_COLLECTION,
+    CHUNKS_PER_BATCH,
+    MAX_INLINE_PAYLOAD_BYTES,
+    chunk_id,
+    parse_body,
+    storable_model,
+    storable_payload,
+)
 from .settings import get_settings
 
 logger = logging.getLogger(__name__)
@@ -23,13 +33,27 @@ def _answer(http_status: int, **body: Any) -> Response:
     return response
 
 
-def inbound_request(request: Request) -> InboundRequest:
-    """Copy what authentication needs from a Flask request; reads the raw body once."""
+class BodyTooLarge(Exception):
+    """The body is larger than the endpoint's maxBodyBytes."""
+
+
+def read_body(request: Request, max_bytes: int) -> bytes:
+    """Read the raw body, reading at most ``max_bytes`` + 1 bytes; raises BodyTooLarge beyond the limit."""
+    if request.content_length is not None and request.content_length > max_bytes:
+        raise BodyTooLarge(f"Content-Length {request.content_length} exceeds maxBodyBytes {max_bytes}")
+    body = request.stream.read(max_bytes + 1)
+    if len(body) > max_bytes:
+        raise BodyTooLarge(f"body exceeds maxBodyBytes {max_bytes}")
+    return body
+
+
+def inbound_request(request: Request, body: bytes) -> InboundRequest:
+    """Copy what authentication needs from a Flask request."""
     return InboundRequest(
         method=request.method,
         url=request.url,
         headers=request.headers,
-        body=request.get_data(cache=True, as_text=False, parse_form_data=False),
+        body=body,
         query=request.args,
         remote_addr=request.remote_addr,
     )
@@ -46,7 +70,12 @@ def handle(config: EndpointConfig, request: Request) -> Response:
         return response
 
     started = time.perf_counter()
-    inbound = inbound_request(request)
+    try:
+        body = read_body(request, config.max_body_bytes)
+    except BodyTooLarge as error:
+        logger.warning("rejected delivery: %s", error, extra={"endpoint": endpoint, "reason": "body_too_large"})
+        return _answer(413, error="payload too large", maxBodyBytes=config.max_body_bytes)
+    inbound = inbound_request(request, body)
     try:
         verify_all(config.auth, inbound)
     except AuthError as error:
@@ -72,7 +101,7 @@ def _accept(config: EndpointConfig, inbound: InboundRequest, content_type: str |
         payload = parse_body(body, content_type)
     except PayloadError as error:
         status, answer = _reject_invalid(config, ids.body_event_id(body), None, error,
-                                         {"payloadText": _text_or_none(body), "contentType": content_type})
+                                         {**_raw_body_fields(body), "contentType": content_type})
         return _answer(status, **answer)
 
     for method in config.auth:
@@ -83,7 +112,7 @@ def _accept(config: EndpointConfig, inbound: InboundRequest, content_type: str |
             return _answer(200, **handshake)
 
     if config.splits_batches() and isinstance(payload, list):
-        results = [_accept_event(config, item, inbound, content_type, json.dumps(item).encode(), started)
+        results = [_accept_event(config, item, inbound, content_type, json.dumps(item, ensure_ascii=False).encode(), started)
                    for item in payload]
         # Every element was stored (or was already): 200, with each element's own outcome.
         return _answer(200, status="batch", events=[answer for _, answer in results])
@@ -96,7 +125,7 @@ def _accept_event(config: EndpointConfig, payload: Any, inbound: InboundRequest,
                   body: bytes, started: float) -> tuple[int, dict]:
     """Store and enqueue one event; return the HTTP status and JSON body that describe its outcome."""
     endpoint = config.endpoint_name
-    stored_payload = storable_payload(payload, body)
+    stored_payload, chunks = storable_payload(payload, body)
 
     try:
         event_id = extraction.event_id(config, payload, inbound.headers, body)
@@ -116,14 +145,17 @@ def _accept_event(config: EndpointConfig, payload: Any, inbound: InboundRequest,
         return 200, {"status": "ignored", "eventId": event_id, "eventType": event_type}
 
     model, missing = extraction.map_model(config, payload)
+    model_fields = storable_model(model)
     if missing:
         error = PayloadError(422, "required_missing", f"required fields missing: {', '.join(missing)}",
                              details={"missing": missing})
         return _reject_invalid(config, event_id, event_type, error,
-                               {**stored_payload, "model": model, "contentType": content_type})
+                               {**stored_payload, **model_fields, "contentType": content_type})
 
     document = events.new_event(endpoint, event_id, event_type, events.RECEIVED, retention_days=config.retention_days,
-                                model=model, contentType=content_type, **stored_payload)
+                                contentType=content_type, **model_fields, **stored_payload)
+    if chunks:
+        _store_chunks(doc_id, stored_payload["payloadSha256"], chunks)
     if not _create(doc_id, document):
         return _handle_duplicate(config, doc_id, document, log_fields)
 
@@ -174,11 +206,33 @@ def _reject_invalid(config: EndpointConfig, event_id: str, event_type: str | Non
     return error.status, {"error": str(error), "reason": error.reason, "eventId": event_id, **error.details}
 
 
-def _text_or_none(body: bytes) -> str | None:
+def _raw_body_fields(body: bytes) -> dict:
+    """Keep an unparseable body in the invalid record: as text when it decodes, else as base64."""
+    if len(body) > MAX_INLINE_PAYLOAD_BYTES:
+        return {"payloadBytes": len(body), "payloadSha256": hashlib.sha256(body).hexdigest()}
     try:
-        return body.decode("utf-8")
+        return {"payloadText": body.decode("utf-8")}
     except UnicodeDecodeError:
-        return None
+        return {"payloadBase64": base64.b64encode(body).decode()}
+
+
+def _store_chunks(doc_id: str, digest: str, chunks: list[bytes]) -> None:
+    """Write a large body's chunks before its event document, so the event never points at missing data.
+
+    ``set`` makes a repeated delivery of the same body harmless: the chunk ids
+    carry the body's digest, so it rewrites identical documents.
+    """
+    from google.api_core import exceptions
+
+    collection = events.event_ref(doc_id).collection(CHUNKS_COLLECTION)
+    try:
+        for start in range(0, len(chunks), CHUNKS_PER_BATCH):
+            batch = collection._client.batch()
+            for index in range(start, min(start + CHUNKS_PER_BATCH, len(chunks))):
+                batch.set(collection.document(chunk_id(digest, index)), {"index": index, "data": chunks[index]})
+            batch.commit(timeout=get_settings().firestore_timeout_seconds * 4)
+    except exceptions.GoogleAPIError as error:
+        raise BackendUnavailable(f"Firestore write of payload chunks for {doc_id} failed: {error}") from error
 
 
 def _create(doc_id: str, document: dict) -> bool:

@@ -22,6 +22,10 @@ logger = logging.getLogger(__name__)
 STARTUP_TIMEOUT_SECONDS = 60
 STOP_TIMEOUT_SECONDS = 10
 LOCAL_ENV_FILE = Path("emulator_data/local.env")
+# Written by `acehooks dev` while it runs, so other commands (events, replay, sweep) reach its stack.
+DEV_ENV_FILE = Path(".acehooks/dev.env")
+DEV_ENV_NAMES = ("FIRESTORE_EMULATOR_HOST", "CLOUD_TASKS_EMULATOR_HOST", "ACEHOOKS_PROJECT", "ACEHOOKS_WORKER_URL",
+                 "ACEHOOKS_WORKER_SECRET", "SENDGRID_API_BASE_URL")
 MAX_EMULATOR_RETRIES = 100  # bounds the Cloud Tasks emulator's immediate, back-off-free retries
 
 
@@ -178,6 +182,15 @@ class LocalStack:
             self.stop()
             raise
 
+    def write_env_file(self) -> None:
+        """Write the stack's addresses and worker secret to DEV_ENV_FILE (mode 600); ``stop`` removes it."""
+        path = self.root / DEV_ENV_FILE
+        path.parent.mkdir(parents=True, exist_ok=True)
+        lines = [f"{name}={self.env[name]}" for name in DEV_ENV_NAMES if name in self.env]
+        path.touch(mode=0o600)
+        path.write_text("\n".join(lines) + "\n")
+        self._env_file = path
+
     def stop(self) -> None:
         """Send SIGTERM to every child's process group, then SIGKILL to any still running."""
         for process in self.processes.values():
@@ -190,6 +203,9 @@ class LocalStack:
                 _signal_group(process, signal.SIGKILL)
                 process.wait()
         self.processes.clear()
+        env_file = getattr(self, "_env_file", None)
+        if env_file is not None and env_file.exists():
+            env_file.unlink()
 
     def restart(self, name: str) -> None:
         """Stop and start one child (tests use it to simulate an outage)."""

@@ -8,6 +8,7 @@ that breaks a rule is stored as its original text instead, and the worker
 parses that text back, so it sees the payload unchanged.
 """
 
+import hashlib
 import json
 import re
 from typing import Any
@@ -21,6 +22,10 @@ MAX_DEPTH = 20  # Firestore's limit on nested maps and arrays
 RESERVED_KEY = re.compile(r"^__.*__$")
 # Room left for the other event fields under Firestore's 1 MiB (1,048,576 bytes) document limit.
 MAX_INLINE_PAYLOAD_BYTES = 700_000
+CHUNK_BYTES = 900_000  # bytes of body per chunk document, under the 1 MiB document limit
+CHUNKS_PER_BATCH = 8  # keeps one commit under Firestore's 10 MiB request limit
+CHUNKS_COLLECTION = "payload_chunks"
+DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024
 
 
 def parse_body(body: bytes, content_type: str | None) -> Any:
@@ -84,21 +89,68 @@ def firestore_problem(value: Any, depth: int = 0, inside_array: bool = False) ->
     return f"unsupported type {type(value).__name__}"
 
 
-def storable_payload(payload: Any, body: bytes) -> dict:
-    """Return the event fields that hold the payload: ``payload`` itself, or ``payloadText``.
+def storable_payload(payload: Any, body: bytes) -> tuple[dict, list[bytes]]:
+    """Return the event fields that hold the payload, and the body chunks to store beside it.
 
-    ``payloadText`` is the body as received, used when Firestore cannot hold
-    the parsed value as it is.
+    Three forms, chosen in this order: ``payload`` itself when Firestore can
+    hold it; ``payloadText``, the body as received, when the parsed value
+    breaks a Firestore rule; ``payloadChunks``, when the body is too large for
+    one document, with the body split into CHUNK_BYTES pieces stored in the
+    ``payload_chunks`` subcollection and checked by ``payloadSha256``.
     """
-    if len(body) <= MAX_INLINE_PAYLOAD_BYTES and firestore_problem(payload) is None:
-        return {"payload": payload}
-    # NOTE: bodies over MAX_INLINE_PAYLOAD_BYTES still land in one document as text, so the
-    # Firestore 1 MiB limit caps them; splitting large bodies across documents is not built yet.
-    return {"payload": None, "payloadText": body.decode("utf-8")}
+    if len(body) <= MAX_INLINE_PAYLOAD_BYTES:
+        if firestore_problem(payload) is None:
+            return {"payload": payload}, []
+        return {"payload": None, "payloadText": body.decode("utf-8")}, []
+
+    chunks = [body[offset:offset + CHUNK_BYTES] for offset in range(0, len(body), CHUNK_BYTES)]
+    digest = hashlib.sha256(body).hexdigest()
+    fields = {"payload": None, "payloadChunks": len(chunks), "payloadSha256": digest, "payloadBytes": len(body)}
+    return fields, chunks
 
 
-def read_payload(event: dict, content_type: str | None = None) -> Any:
-    """Return the payload of a stored event, parsing ``payloadText`` when the event has it."""
+def storable_model(model: dict) -> dict:
+    """Return the event fields that hold the mapped model: ``model``, or ``modelJson`` text when Firestore cannot hold it."""
+    if firestore_problem(model) is None:
+        return {"model": model}
+    return {"model": None, "modelJson": json.dumps(model)}
+
+
+def read_model(event: dict) -> dict:
+    if event.get("modelJson") is not None:
+        return json.loads(event["modelJson"])
+    return event.get("model") or {}
+
+
+def chunk_id(digest: str, index: int) -> str:
+    """Return a chunk's document id; the digest keeps chunks of different bodies apart."""
+    return f"{digest[:16]}-{index:04d}"
+
+
+def read_payload(event: dict, event_ref=None) -> Any:
+    """Return the payload of a stored event, whichever form it was stored in.
+
+    Raises PayloadError when stored chunks are missing or do not match ``payloadSha256``.
+    """
+    if event.get("payloadChunks"):
+        return parse_body(_read_chunks(event, event_ref), event.get("contentType"))
     if event.get("payloadText") is not None:
         return parse_body(event["payloadText"].encode("utf-8"), event.get("contentType"))
     return event.get("payload")
+
+
+def _read_chunks(event: dict, event_ref) -> bytes:
+    digest = event["payloadSha256"]
+    collection = event_ref.collection(CHUNKS_COLLECTION)
+    refs = [collection.document(chunk_id(digest, index)) for index in range(event["payloadChunks"])]
+    snapshots = {snapshot.id: snapshot for snapshot in event_ref._client.get_all(refs)}
+    parts = []
+    for ref in refs:
+        snapshot = snapshots.get(ref.id)
+        if snapshot is None or not snapshot.exists:
+            raise PayloadError(500, "payload_chunk_missing", f"payload chunk {ref.id} of {event_ref.id} is missing")
+        parts.append(snapshot.get("data"))
+    body = b"".join(parts)
+    if hashlib.sha256(body).hexdigest() != digest:
+        raise PayloadError(500, "payload_chunk_corrupt", f"payload chunks of {event_ref.id} do not match payloadSha256")
+    return body

@@ -21,6 +21,7 @@ from .settings import get_settings
 logger = logging.getLogger(__name__)
 
 WORKER_ENTRY_POINT = "process_event"
+SWEEPER_ENTRY_POINT = "sweep_events"
 LOCAL_ENTRY_POINT = "acehooks_local"
 
 
@@ -82,6 +83,34 @@ def process_event(request):
     return worker.handle(endpoints(), request)
 
 
+def sweep_events(request):
+    """Sweeper entry point that Cloud Scheduler calls: enqueue events left stuck.
+
+    The query parameter ``olderThan`` (seconds) overrides the default age.
+    """
+    from flask import jsonify
+
+    from . import operations, worker_auth
+    from .errors import AuthError
+
+    try:
+        worker_auth.authorize(request.headers)
+    except AuthError as error:
+        logger.warning("sweeper rejected caller: %s", error, extra={"reason": error.reason})
+        response = jsonify(error="unauthorized" if error.status == 401 else "forbidden")
+        response.status_code = error.status
+        return response
+
+    try:
+        older_than = float(request.args.get("olderThan", operations.DEFAULT_SWEEP_AGE_SECONDS))
+    except ValueError:
+        response = jsonify(error="olderThan must be a number of seconds")
+        response.status_code = 400
+        return response
+    swept = operations.sweep(endpoints(), older_than_seconds=older_than)
+    return jsonify(swept=[{"docId": doc_id, "status": status} for doc_id, status in swept])
+
+
 def acehooks_local(request):
     """Serve every endpoint and the worker from one process, for the local stack.
 
@@ -93,6 +122,8 @@ def acehooks_local(request):
     segments = [segment for segment in request.path.split("/") if segment]
     if segments == [WORKER_ENTRY_POINT]:
         return process_event(request)
+    if segments == [SWEEPER_ENTRY_POINT]:
+        return sweep_events(request)
     if len(segments) in (1, 3) and segments[-1] in endpoints():
         return _ingest_entry_point(endpoints()[segments[-1]])(request)
 
@@ -136,9 +167,10 @@ def entry_points() -> dict[str, Callable]:
     logs.configure()
     check_startup_secrets(endpoints(), os.environ.get("FUNCTION_TARGET"))
     functions = {name: _ingest_entry_point(config) for name, config in endpoints().items()}
-    clashes = {WORKER_ENTRY_POINT, LOCAL_ENTRY_POINT} & set(functions)
+    clashes = {WORKER_ENTRY_POINT, SWEEPER_ENTRY_POINT, LOCAL_ENTRY_POINT} & set(functions)
     if clashes:
         raise ConfigError(f"endpointName {', '.join(sorted(clashes))} is reserved for acehooks' own functions; rename it")
     functions[WORKER_ENTRY_POINT] = process_event
+    functions[SWEEPER_ENTRY_POINT] = sweep_events
     functions[LOCAL_ENTRY_POINT] = acehooks_local
     return functions

@@ -19,7 +19,7 @@ from .actions.registry import get_action
 from .clients import firestore_client
 from .config import CustomAction, EndpointConfig, SaveToCloudAction
 from .errors import AuthError, PermanentError
-from .payloads import read_payload
+from .payloads import read_model, read_payload
 from .redaction import redact
 from .worker_auth import authorize
 
@@ -94,6 +94,7 @@ class EventRun:
             return _answer(200, status="missing")
 
         event = snapshot.to_dict()
+        self.event = event
         self.log_fields["eventId"] = event.get("eventId")
         status = event.get("status")
         if status in events.FINAL_STATUSES:
@@ -114,8 +115,8 @@ class EventRun:
     def _run_actions(self, event: dict, claim: leases.Claim) -> Response:
         from google.cloud.firestore import SERVER_TIMESTAMP
 
-        payload = read_payload(event)
-        model = event.get("model") or {}
+        payload = read_payload(event, self.ref)
+        model = read_model(event)
         records = event.get("actions") or {}
 
         for index, action in enumerate(self.config.actions):
@@ -198,7 +199,9 @@ class EventRun:
 
         retry = self.config.retry
         permanent = isinstance(error, PermanentError) or type(error).__name__ in retry.non_retryable_errors
-        last_attempt = max(self.retry_count + 1, claim.generation) >= retry.max_attempts
+        # Attempts count from the last replay, which starts a fresh set of retries.
+        attempts_here = claim.generation - int(self.event.get("attemptBase") or 0)
+        last_attempt = max(self.retry_count + 1, attempts_here) >= retry.max_attempts
         final = permanent or last_attempt
         message = redact(f"{type(error).__name__}: {error}", self.all_endpoints)
         fields = {**self.log_fields, "action": action_id, "durationMs": round(duration * 1000, 1), "error": message}
@@ -225,7 +228,7 @@ class EventRun:
         self.ref.update(update)
 
         if final:
-            why = "a non-retryable error" if permanent else f"attempt {claim.generation} of {retry.max_attempts}"
+            why = "a non-retryable error" if permanent else f"attempt {attempts_here} of {retry.max_attempts}"
             logger.warning("event failed after %s", why, extra={**fields, "status": events.FAILED})
             # 200 ends the task: Cloud Tasks would otherwise keep delivering an event that is settled.
             return _answer(200, status=events.FAILED)
