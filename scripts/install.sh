@@ -20,6 +20,7 @@ if [ ! -x .acehooks/tasks-venv/bin/gcloud-tasks-emulator ]; then
     -r tools/tasks-emulator/requirements.txt
 fi
 
-if [ ! -d tools/firestore-emulator/node_modules/@firestore-emulator/server ]; then
+# npm ci also applies tools/firestore-emulator/patches (patch-package); the grep detects an unpatched copy.
+if ! grep -q "acehooks patch" tools/firestore-emulator/node_modules/@firestore-emulator/server/dist/index.js 2>/dev/null; then
   (cd tools/firestore-emulator && npm ci --no-audit --no-fund --loglevel=error)
 fi

@@ -56,6 +56,9 @@ class SaveToCloudAction(ConfigModel):
     mapping: Literal["direct"] | dict[str, Any] = "direct"
     document_id: str = "{eventId}"
     write: Literal["set", "merge"] = "merge"
+    order_by: str | None = Field(
+        None, description="model field (timestamp or version); an event older than the stored document is skipped",
+    )
 
     @field_validator("collection")
     @classmethod
@@ -149,6 +152,8 @@ class EndpointConfig(ConfigModel):
             raise ValueError(f"action ids {', '.join(repeated)} appear more than once; give each action its own id")
 
         for index, action in enumerate(self.actions):
+            if isinstance(action, SaveToCloudAction) and action.order_by and action.order_by not in self.model:
+                raise ValueError(f"actions[{index}].orderBy: {action.order_by!r} is not a model field; add it to model")
             if isinstance(action, SaveToCloudAction):
                 for name in values.template_names(action.document_id) + values.template_names(action.collection):
                     if name not in values.EVENT_NAMES and name not in self.model:

@@ -14,6 +14,10 @@ FAILED = "failed"
 IGNORED = "ignored"
 INVALID = "invalid"
 
+# Action record statuses: an action skipped as out of order counts as done.
+SKIPPED = "skipped"
+ACTION_DONE_STATUSES = frozenset({SUCCEEDED, SKIPPED})
+
 # Statuses after which the worker has nothing left to do.
 FINAL_STATUSES = frozenset({SUCCEEDED, FAILED, IGNORED, INVALID})
 

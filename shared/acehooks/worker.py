@@ -16,6 +16,7 @@ from . import events, leases, values
 from .actions import firestore_write
 from .actions.context import ActionContext
 from .actions.registry import get_action
+from .actions.writes import BatchWrites, TransactionWrites
 from .clients import firestore_client
 from .config import CustomAction, EndpointConfig, SaveToCloudAction
 from .errors import AuthError, PermanentError
@@ -121,8 +122,8 @@ class EventRun:
 
         for index, action in enumerate(self.config.actions):
             action_id = self.config.action_id(index)
-            if (records.get(action_id) or {}).get("status") == events.SUCCEEDED:
-                logger.info("action %s already succeeded; skipped", action_id, extra={**self.log_fields, "action": action_id})
+            if (records.get(action_id) or {}).get("status") in events.ACTION_DONE_STATUSES:
+                logger.info("action %s already done; skipped", action_id, extra={**self.log_fields, "action": action_id})
                 continue
             if not claim.is_live():
                 logger.warning("lease expired before action %s; leaving the event to the next attempt", action_id,
@@ -160,37 +161,50 @@ class EventRun:
         return _answer(200, status=events.SUCCEEDED)
 
     def _run_action(self, action, action_id: str, context: ActionContext, claim: leases.Claim) -> None:
-        """Run one action and record its result in the same batch as its own writes, when it has any."""
+        """Run one action and record its result in the same commit as its own writes, when it has any."""
         from google.api_core import exceptions
+        from google.cloud import firestore
+
+        def run_and_record(writes) -> None:
+            result = self._execute(action, context, writes)
+            self._stage_record(writes, action, action_id, claim, result)
+            writes.commit()
+
+        try:
+            if isinstance(action, SaveToCloudAction) and firestore_write.needs_transaction(action):
+                transaction = context.db.transaction()
+                firestore.transactional(lambda txn: run_and_record(TransactionWrites(context.db, txn)))(transaction)
+            else:
+                run_and_record(BatchWrites(context.db))
+        except exceptions.AlreadyExists:
+            logger.warning("action %s was already recorded by another worker; its result here is dropped", action_id,
+                           extra={**self.log_fields, "action": action_id, "reason": "effect_exists"})
+
+    def _execute(self, action, context: ActionContext, writes):
+        if isinstance(action, SaveToCloudAction):
+            return firestore_write.stage(action, context, writes)
+        if isinstance(action, CustomAction):
+            context.params = values.resolve_params(action.params, context.model, context.payload)
+            return get_action(action.name)(context)
+        raise PermanentError(f"action type {action.type!r} has no runner")
+
+    def _stage_record(self, writes, action, action_id: str, claim: leases.Claim, result) -> None:
         from google.cloud.firestore import SERVER_TIMESTAMP
         from google.cloud.firestore_v1.field_path import FieldPath
 
-        batch = context.db.batch()
-        if isinstance(action, SaveToCloudAction):
-            result = firestore_write.stage(action, context, batch)
-        elif isinstance(action, CustomAction):
-            context.params = values.resolve_params(action.params, context.model, context.payload)
-            result = get_action(action.name)(context)
-        else:
-            raise PermanentError(f"action type {action.type!r} has no runner")
-
+        skipped = isinstance(result, dict) and result.get("skipped") is True
         record = {
             "type": action.type,
-            "status": events.SUCCEEDED,
+            "status": events.SKIPPED if skipped else events.SUCCEEDED,
             "attempt": claim.generation,
             "finishedAt": _utc_now(),
             "result": result,
         }
         # The effect document can be created once only, so a second worker that ran the same
         # action after a lease takeover cannot record it, or commit its writes, a second time.
-        batch.create(self.ref.collection("effects").document(action_id),
-                     {"generation": claim.generation, "finishedAt": SERVER_TIMESTAMP})
-        batch.update(self.ref, {FieldPath("actions", action_id).to_api_repr(): record, "updatedAt": SERVER_TIMESTAMP})
-        try:
-            batch.commit()
-        except exceptions.AlreadyExists:
-            logger.warning("action %s was already recorded by another worker; its result here is dropped", action_id,
-                           extra={**self.log_fields, "action": action_id, "reason": "effect_exists"})
+        writes.create(self.ref.collection("effects").document(action_id),
+                      {"generation": claim.generation, "finishedAt": SERVER_TIMESTAMP})
+        writes.update(self.ref, {FieldPath("actions", action_id).to_api_repr(): record, "updatedAt": SERVER_TIMESTAMP})
 
     def _fail(self, action, action_id: str, error: Exception, claim: leases.Claim, duration: float) -> Response:
         """Record a failed action; answer 5xx to retry, or mark the event failed after the last attempt."""

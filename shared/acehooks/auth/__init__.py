@@ -6,12 +6,33 @@ from pydantic import Field
 
 from ..errors import AuthError
 from .base import InboundRequest
+from .github import GitHubAuth
 from .hmac_signature import HmacAuth
+from .ip_allowlist import IpAllowlistAuth
 from .method import AuthMethod
+from .sendgrid import SendGridAuth
+from .shopify import ShopifyAuth
+from .slack import SlackAuth
+from .square import SquareAuth
+from .standard_webhooks import StandardWebhooksAuth, SvixAuth
 from .stripe import StripeAuth
 from .token import TokenAuth
+from .twilio import TwilioAuth
 
-AUTH_METHODS: tuple[type[AuthMethod], ...] = (TokenAuth, HmacAuth, StripeAuth)
+AUTH_METHODS: tuple[type[AuthMethod], ...] = (
+    TokenAuth,
+    HmacAuth,
+    IpAllowlistAuth,
+    StripeAuth,
+    GitHubAuth,
+    ShopifyAuth,
+    SlackAuth,
+    TwilioAuth,
+    StandardWebhooksAuth,
+    SvixAuth,
+    SquareAuth,
+    SendGridAuth,
+)
 
 AuthConfig = Annotated[Union[AUTH_METHODS], Field(discriminator="method")]
 
