@@ -24,6 +24,15 @@ LOCAL_SECRETS = {
     "TEST_HMAC_SECRET": "hmac-secret-for-acehooks-tests",
     "SENDGRID_API_KEY": "SG.test-key",
     "ACEHOOKS_EMAIL_FROM": "payments@acehooks.test",
+    "GITHUB_WEBHOOK_SECRET": "github-secret-for-acehooks-tests",
+    "SHOPIFY_CLIENT_SECRET": "shopify-client-secret-for-acehooks-tests",
+    "SLACK_SIGNING_SECRET": "slack-signing-secret-for-acehooks-tests",
+    "TWILIO_AUTH_TOKEN": "twilio-auth-token-for-acehooks-tests",
+    "STANDARD_WEBHOOKS_SECRET": "whsec_Ss0pYCwPguefoLeUGx0RcN1aeH8suxgX",
+    "SQUARE_SIGNATURE_KEY": "square-signature-key-for-acehooks-tests",
+    # A P-256 key pair made for these tests only: the public half verifies, the private half signs.
+    "SENDGRID_WEBHOOK_PUBLIC_KEY": "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEwlc7gdgtyeeKUH+dqoTxk90G/zcMxbEgPKg3q/ZUlYpHFzeKCMuiE/QDncuwfcAQVVZlsaINye+yR1kA2eD03Q==",
+    "SENDGRID_WEBHOOK_SIGNING_KEY": "MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgyYeDuL5lEUtVEFA+UJwdgOIAQ1cxQ6FUFOyr+LzdrDChRANCAATCVzuB2C3J54pQf52qhPGT3Qb/NwzFsSA8qDer9lSVikcXN4oIy6IT9AOdy7B9wBBVVmWxog3J77JHWQDZ4PTd",
 }
 
 

@@ -92,6 +92,10 @@ def handle(config: EndpointConfig, request: Request) -> Response:
         logger.error("backend unavailable, answered 503 so the sender retries: %s", error,
                      extra={"endpoint": endpoint, "reason": "backend_unavailable"})
         return _answer(503, error="unavailable")
+    except Exception:
+        # A bug, not bad input: logged with its stack, answered 500 so the sender retries later.
+        logger.exception("unexpected error in ingest", extra={"endpoint": endpoint, "reason": "internal_error"})
+        return _answer(500, error="internal error")
 
 
 def _accept(config: EndpointConfig, inbound: InboundRequest, content_type: str | None, started: float) -> Response:

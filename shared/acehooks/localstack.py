@@ -84,6 +84,8 @@ class LocalStack:
     log_dir: Path | None = None
     processes: dict[str, subprocess.Popen] = field(default_factory=dict)
     env: dict = field(default_factory=dict)
+    # Variables that differ for the functions process alone (tests route it through fault proxies).
+    functions_env: dict = field(default_factory=dict)
 
     def __post_init__(self):
         self.root = self.root.resolve()
@@ -111,11 +113,11 @@ class LocalStack:
         env["PYTHONUNBUFFERED"] = "1"
         return env
 
-    def _spawn(self, name: str, command: list[str], port: int) -> None:
+    def _spawn(self, name: str, command: list[str], port: int, env: dict | None = None) -> None:
         log_path = self.log_dir / f"{name}.log"
         log_file = open(log_path, "ab")
         process = subprocess.Popen(
-            command, cwd=self.root, env=self.env, stdout=log_file, stderr=subprocess.STDOUT,
+            command, cwd=self.root, env=env or self.env, stdout=log_file, stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL, start_new_session=True,
         )
         log_file.close()
@@ -145,7 +147,7 @@ class LocalStack:
         binary = Path(sys.executable).parent / "functions-framework"
         command = [str(binary), "--target", "acehooks_local", "--source", str(self.root / "functions" / "main.py"),
                    "--host", "127.0.0.1", "--port", str(self.ports.functions)]
-        self._spawn("functions", command, self.ports.functions)
+        self._spawn("functions", command, self.ports.functions, env={**self.env, **self.functions_env})
 
     def create_queues(self) -> list[str]:
         """Create one Cloud Tasks queue per endpoint in the emulator, as deploy does in Google Cloud."""
@@ -212,11 +214,12 @@ class LocalStack:
         self.stop_one(name)
         getattr(self, f"start_{name}")()
 
-    def stop_one(self, name: str) -> None:
+    def stop_one(self, name: str, signum: int = signal.SIGTERM) -> None:
+        """Stop one child; tests pass SIGKILL to simulate a crash."""
         process = self.processes.pop(name, None)
         if process is None:
             return
-        _signal_group(process, signal.SIGTERM)
+        _signal_group(process, signum)
         try:
             process.wait(timeout=STOP_TIMEOUT_SECONDS)
         except subprocess.TimeoutExpired:

@@ -61,7 +61,15 @@ def handle(endpoints: dict[str, EndpointConfig], request: Request) -> Response:
         return _answer(503, error=f"unknown endpoint {endpoint}")
 
     retry_count = _retry_count(request.headers.get(RETRY_COUNT_HEADER))
-    return EventRun(config, doc_id, retry_count, list(endpoints.values())).run()
+    from google.api_core import exceptions
+
+    try:
+        return EventRun(config, doc_id, retry_count, list(endpoints.values())).run()
+    except exceptions.GoogleAPIError as error:
+        # Firestore failed outside an action; the task is retried and a held lease expires on its own.
+        logger.error("Firestore failed while processing; Cloud Tasks will retry: %s", error,
+                     extra={"endpoint": endpoint, "docId": doc_id, "reason": "backend_unavailable"})
+        return _answer(503, status="backend_unavailable")
 
 
 def _utc_now() -> datetime:
