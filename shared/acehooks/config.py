@@ -3,7 +3,7 @@
 import re
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from . import jsonpaths, values
 from .auth import AuthConfig
@@ -17,6 +17,20 @@ MODEL_FIELD_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
 def _check_jsonpath(expression: str) -> str:
     jsonpaths.compile_path(expression)
     return expression
+
+
+def _check_value_spec(spec: Any) -> Any:
+    try:
+        values.check_spec(spec)
+    except ValueError as error:
+        raise ValueError(
+            f"{error}; a value starting with '$' is read as a JSONPath, so write {{\"literal\": ...}} for a plain string"
+        ) from None
+    return spec
+
+
+# A value an action reads from the event, in the form the ``values`` module resolves.
+ValueSpec = Annotated[Any, AfterValidator(_check_value_spec)]
 
 
 class RetryPolicy(ConfigModel):
@@ -53,7 +67,7 @@ class SaveToCloudAction(ConfigModel):
     type: Literal["saveToCloud"]
     id: str | None = None
     collection: str
-    mapping: Literal["direct"] | dict[str, Any] = "direct"
+    mapping: Literal["direct"] | dict[str, ValueSpec] = "direct"
     document_id: str = "{eventId}"
     write: Literal["set", "merge"] = "merge"
     order_by: str | None = Field(
@@ -78,7 +92,7 @@ class CustomAction(ConfigModel):
     type: Literal["customAction"]
     id: str | None = None
     name: str
-    params: dict[str, Any] = Field(default_factory=dict)
+    params: dict[str, ValueSpec] = Field(default_factory=dict)
 
 
 ActionConfig = Annotated[Union[SaveToCloudAction, CustomAction], Field(discriminator="type")]

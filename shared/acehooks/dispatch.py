@@ -52,9 +52,12 @@ def enqueue(endpoint: str, doc_id: str, suffix: str | None = None, timeout: floa
 
     task_name = ids.task_id(doc_id, suffix)
     task = build_task(endpoint, doc_id, task_name)
+    from .ingest import bounded_call_options
+
     timeout = timeout if timeout is not None else get_settings().tasks_timeout_seconds
     try:
-        tasks_client().create_task(parent=queue_path(endpoint), task=task, timeout=timeout)
+        # Retrying is safe: a second create of the same task name answers ALREADY_EXISTS.
+        tasks_client().create_task(parent=queue_path(endpoint), task=task, **bounded_call_options(timeout))
     except exceptions.AlreadyExists:
         logger.info("task %s already exists; counted as enqueued", task_name, extra={"endpoint": endpoint, "docId": doc_id})
     except exceptions.GoogleAPIError as error:

@@ -234,9 +234,25 @@ def _store_chunks(doc_id: str, digest: str, chunks: list[bytes]) -> None:
             batch = collection._client.batch()
             for index in range(start, min(start + CHUNKS_PER_BATCH, len(chunks))):
                 batch.set(collection.document(chunk_id(digest, index)), {"index": index, "data": chunks[index]})
-            batch.commit(timeout=get_settings().firestore_timeout_seconds * 4)
+            batch.commit(**bounded_call_options(get_settings().firestore_timeout_seconds * 4))
     except exceptions.GoogleAPIError as error:
         raise BackendUnavailable(f"Firestore write of payload chunks for {doc_id} failed: {error}") from error
+
+
+def bounded_call_options(seconds: float) -> dict:
+    """Return retry and timeout arguments that bound a client call, retries included, to about ``seconds``.
+
+    The client libraries' default retries can outlast a sender's own
+    deadline (Slack waits about 3 s), and a 503 the sender retries is
+    better than an answer that arrives after it gave up.
+    """
+    from google.api_core import retry
+
+    return {
+        "retry": retry.Retry(initial=0.1, maximum=1.0, multiplier=2.0, timeout=seconds,
+                             predicate=retry.if_transient_error),
+        "timeout": seconds,
+    }
 
 
 def _create(doc_id: str, document: dict) -> bool:
@@ -244,7 +260,7 @@ def _create(doc_id: str, document: dict) -> bool:
     from google.api_core import exceptions
 
     try:
-        events.event_ref(doc_id).create(document, timeout=get_settings().firestore_timeout_seconds)
+        events.event_ref(doc_id).create(document, **bounded_call_options(get_settings().firestore_timeout_seconds))
         return True
     except exceptions.AlreadyExists:
         return False
@@ -256,7 +272,7 @@ def _get(doc_id: str) -> dict | None:
     from google.api_core import exceptions
 
     try:
-        snapshot = events.event_ref(doc_id).get(timeout=get_settings().firestore_timeout_seconds)
+        snapshot = events.event_ref(doc_id).get(**bounded_call_options(get_settings().firestore_timeout_seconds))
     except exceptions.GoogleAPIError as error:
         raise BackendUnavailable(f"Firestore read of {doc_id} failed: {type(error).__name__}: {error}") from error
     return snapshot.to_dict() if snapshot.exists else None
@@ -266,6 +282,6 @@ def _set(doc_id: str, document: dict) -> None:
     from google.api_core import exceptions
 
     try:
-        events.event_ref(doc_id).set(document, timeout=get_settings().firestore_timeout_seconds)
+        events.event_ref(doc_id).set(document, **bounded_call_options(get_settings().firestore_timeout_seconds))
     except exceptions.GoogleAPIError as error:
         raise BackendUnavailable(f"Firestore write of {doc_id} failed: {type(error).__name__}: {error}") from error

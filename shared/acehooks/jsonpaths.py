@@ -1,5 +1,6 @@
 """JSONPath expressions over payloads (jsonpath-ng's extended syntax; the leading ``$.`` is optional)."""
 
+import re
 from functools import lru_cache
 from typing import Any
 
@@ -37,4 +38,6 @@ def extract(expression: str, payload: Any) -> Any:
 
 
 def _has_wildcard(expression: str) -> bool:
-    return "*" in expression or "?" in expression or ".." in expression or ":" in expression
+    """Return True when the path can match several values: wildcards, filters, descent or slices."""
+    unquoted = re.sub(r"'[^']*'|\"[^\"]*\"", "", expression)
+    return any(token in unquoted for token in ("*", "?", "..")) or re.search(r"\[[^\]]*:[^\]]*\]", unquoted) is not None

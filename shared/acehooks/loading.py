@@ -35,10 +35,12 @@ def format_validation_error(path: Path, error: ValidationError) -> str:
         message = problem["msg"].removeprefix("Value error, ")
         if problem["type"] == "extra_forbidden":
             message = "unknown key; check its spelling against the endpoint config reference"
-        elif problem["type"] == "union_tag_invalid":
-            expected = problem.get("ctx", {}).get("expected_tags", "")
-            message = f"{problem['input']!r} is not a known value; expected one of {expected}"
-        lines.append(f"{path}: {_field_path(problem['loc'])}: {message}")
+        location = problem["loc"]
+        if problem["type"] == "union_tag_invalid":
+            context = problem.get("ctx", {})
+            location = (*location, context.get("discriminator", "").strip("'") or "method")
+            message = f"{context.get('tag')!r} is not a known value; expected one of {context.get('expected_tags', '')}"
+        lines.append(f"{path}: {_field_path(location)}: {message}")
     return "\n".join(lines)
 
 

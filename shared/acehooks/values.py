@@ -34,6 +34,12 @@ def resolve(spec: Any, model: dict, payload: Any) -> Any:
     return spec
 
 
+def check_spec(spec: Any) -> None:
+    """Raise ValueError when a ``$`` spec is not a valid JSONPath; other specs are always valid."""
+    if isinstance(spec, str) and spec.startswith("$"):
+        jsonpaths.compile_path(spec)
+
+
 def resolve_params(params: dict, model: dict, payload: Any) -> dict:
     return {name: resolve(spec, model, payload) for name, spec in params.items()}
 

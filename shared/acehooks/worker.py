@@ -210,8 +210,8 @@ class EventRun:
         }
         # The effect document can be created once only, so a second worker that ran the same
         # action after a lease takeover cannot record it, or commit its writes, a second time.
-        writes.create(self.ref.collection("effects").document(action_id),
-                      {"generation": claim.generation, "finishedAt": SERVER_TIMESTAMP})
+        writes.create_first(self.ref.collection("effects").document(action_id),
+                            {"generation": claim.generation, "finishedAt": SERVER_TIMESTAMP})
         writes.update(self.ref, {FieldPath("actions", action_id).to_api_repr(): record, "updatedAt": SERVER_TIMESTAMP})
 
     def _fail(self, action, action_id: str, error: Exception, claim: leases.Claim, duration: float) -> Response:

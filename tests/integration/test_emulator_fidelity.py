@@ -3,9 +3,9 @@
 These tests state facts about @firestore-emulator/server 0.3.15 as reached
 through google-cloud-firestore 2.34, not about Firestore. Each test asserts
 what the emulator does today, so an upgrade or a patch of the emulator shows
-up here as a failing test. Names say ``emulator_has_...`` for a Firestore
-behaviour the emulator reproduces and ``emulator_lacks_...`` for one it does
-not.
+up here as a failing test. A ``test_emulator_has_...`` test covers a Firestore
+behaviour the emulator reproduces, and a ``test_emulator_lacks_...`` test one
+it does not.
 
 acehooks' concurrency control rests only on what both enforce: create-if-absent
 documents and batches. Firestore commits a batch atomically. The emulator
@@ -36,7 +36,7 @@ def collection(db):
 
 
 def run_in_threads(target, count: int = THREADS) -> list:
-    """Run ``target(index)`` in ``count`` threads released together; return each result or exception."""
+    """Run ``target(index)`` in ``count`` threads released together, and return each result or exception."""
     barrier = threading.Barrier(count)
     results = [None] * count
 
@@ -70,7 +70,7 @@ def test_emulator_has_create_if_absent(collection):
     assert ref.get().exists
 
 
-def test_emulator_has_update_of_missing_failing(collection):
+def test_emulator_has_update_not_found(collection):
     ref = collection.document("missing")
 
     with pytest.raises(exceptions.NotFound):
@@ -87,7 +87,7 @@ def test_emulator_lacks_batch_atomicity(db, collection):
     with pytest.raises(exceptions.AlreadyExists):
         batch.commit()
 
-    # Firestore would commit nothing; the emulator keeps the write before the failing one.
+    # Firestore would commit nothing, but the emulator keeps the write before the failing one.
     assert collection.document("written_before").get().exists
     assert collection.document("existing").get().to_dict() == {"value": 1}
 
@@ -168,7 +168,7 @@ def test_emulator_lacks_set_overwrite(collection):
 
     ref.set({"map": {"a": 3}})
 
-    # Firestore would store {"map": {"a": 3}}; the emulator keeps top-level fields the new data lacks.
+    # Firestore would store {"map": {"a": 3}}, but the emulator keeps top-level fields the new data lacks.
     assert ref.get().to_dict() == {"old": 1, "map": {"a": 3}}
 
 
@@ -179,6 +179,16 @@ def test_emulator_lacks_document_size_limit(collection):
     ref.set({"text": text})
 
     assert ref.get().get("text") == text
+
+
+def test_emulator_has_int64_beyond_2_53(collection):
+    # Unpatched 0.3.15 fails this write with "Something went wrong". tools/firestore-emulator/patches fixes it.
+    ref = collection.document("integers")
+    values = {"max": 2**63 - 1, "min": -(2**63), "above_2_53": 2**53 + 1}
+
+    ref.set(values)
+
+    assert ref.get().to_dict() == values
 
 
 def test_emulator_lacks_nested_array_check(collection):

@@ -272,17 +272,6 @@ def test_message_hides_secret(auth, now, case):
     assert signature(SECRET, now, BODY) not in str(error)
 
 
-def test_unset_secret_message_hides_rotated_secret(monkeypatch, now):
-    monkeypatch.delenv(SECRET_VARIABLE, raising=False)
-    monkeypatch.setenv(ROTATED_VARIABLE, "")
-    auth = StripeAuth(method="stripe", secret_env=[SECRET_VARIABLE, ROTATED_VARIABLE])
-
-    error = rejection(auth, request_with(f"t={now},v1={signature(SECRET, now, BODY)}"))
-
-    assert error.reason == "secret_missing"
-    assert SECRET not in str(error)
-
-
 # sign() and the stripe library
 
 
@@ -319,7 +308,7 @@ def test_stripe_library_accepts_sign(auth, now):
     assert event.type == "checkout.session.completed"
 
 
-def test_stripe_library_rejects_sign_with_other_secret(auth, now):
+def test_stripe_rejects_other_secret(auth, now):
     headers, _ = auth.sign(BODY, "http://127.0.0.1/stripe_webhook", now)
 
     with pytest.raises(stripe.SignatureVerificationError):
@@ -332,7 +321,7 @@ def test_stripe_library_header_accepted(auth, now):
     assert auth.verify(request_with(header)) is None
 
 
-def test_stripe_library_header_for_other_body_rejected(auth, now):
+def test_stripe_header_other_body_rejected(auth, now):
     header = stripe.WebhookSignature.generate_signature_header(BODY.decode() + " ", SECRET, timestamp=now)
 
     assert rejection(auth, request_with(header)).reason == "signature_mismatch"

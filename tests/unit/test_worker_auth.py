@@ -64,7 +64,7 @@ def google_key() -> rsa.RSAPrivateKey:
 
 @pytest.fixture(scope="module")
 def certs_server(google_key):
-    """Serve ``{KEY_ID: PEM}`` on 127.0.0.1; yield an object with ``url`` and ``requests`` (a count)."""
+    """Serve ``{KEY_ID: PEM}`` on 127.0.0.1 and yield an object with ``url`` and ``requests``, a count of GETs."""
     body = json.dumps({KEY_ID: self_signed_certificate(google_key).decode()}).encode()
 
     class Server:
@@ -111,7 +111,7 @@ def oidc_settings(monkeypatch, certs_server):
 
 @pytest.fixture
 def now() -> int:
-    """Return the current Unix time in seconds; google-auth checks iat and exp against the real clock."""
+    """Return the current Unix time in seconds, because google-auth checks iat and exp against the real clock."""
     return int(time.time())
 
 

@@ -34,7 +34,7 @@ def get_action(name: str) -> Callable:
         known = ", ".join(sorted(_REGISTRY)) or "none"
         raise ConfigError(
             f"custom action {name!r} is not registered (registered: {known}); "
-            "decorate a function in functions/actions.py with @action({name!r})"
+            f"decorate a function in functions/actions.py with @action({name!r})"
         ) from None
 
 

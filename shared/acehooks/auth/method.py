@@ -52,11 +52,12 @@ class SecretMethod(AuthMethod):
     @field_validator("secret_env")
     @classmethod
     def _names_look_like_variables(cls, names: list[str]) -> list[str]:
-        for name in names:
+        for index, name in enumerate(names):
             if not name or not name.replace("_", "a").isalnum() or name[0].isdigit():
+                # The rejected value is not repeated: it may be a secret pasted by mistake.
                 raise ValueError(
-                    f"{name!r} is not an environment variable name; name the variable that holds the secret, "
-                    "never the secret itself"
+                    f"entry {index} is not an environment variable name (letters, digits and '_'); "
+                    "name the variable that holds the secret, never the secret itself"
                 )
         return names
 

@@ -88,7 +88,11 @@ class SendGridAuth(SecretMethod):
     @classmethod
     def _signing_key_env_is_variable(cls, name: str | None) -> str | None:
         if name is not None and not (name.replace("_", "a").isalnum() and not name[0].isdigit()):
-            raise ValueError(f"signingKeyEnv {name!r} is not an environment variable name; name the variable holding the test key")
+            # The rejected value is not repeated: it may be a private key pasted by mistake.
+            raise ValueError(
+                "signingKeyEnv is not an environment variable name (letters, digits and '_'); "
+                "name the variable that holds the test signing key, never the key itself"
+            )
         return name
 
     def verify(self, request: InboundRequest) -> None:

@@ -38,10 +38,10 @@ STANDARD_PREFIX = "webhook"
 SVIX_PREFIX = "svix"
 
 
-def decode_secret(secret: bytes) -> bytes:
+def decode_secret(secret: bytes, source: str) -> bytes:
     """Return the HMAC key of a ``whsec_<base64>`` secret (the prefix is optional).
 
-    Raises AuthError when the rest is not base64 or decodes to nothing.
+    Raises AuthError naming ``source`` when the rest is not base64 or decodes to nothing.
     """
     text = secret.decode("ascii", errors="replace").strip().removeprefix(SECRET_PREFIX)
     # Some senders show the secret without base64 padding; restore it before a strict decode.
@@ -51,7 +51,7 @@ def decode_secret(secret: bytes) -> bytes:
     except (ValueError, binascii.Error):
         key = b""
     if not key:
-        raise AuthError("secret_malformed", "a configured secret is not 'whsec_' followed by base64")
+        raise AuthError("secret_malformed", f"a secret in {source} is not 'whsec_' followed by base64")
     return key
 
 
@@ -100,14 +100,15 @@ class StandardWebhooksAuth(SecretMethod):
         check_timestamp(parse_timestamp(timestamp, timestamp_header), self.tolerance_seconds, timestamp_header)
 
         content = signed_content(message_id, timestamp, request.body)
-        expected = [compute_digest("sha256", decode_secret(secret), content) for secret in self.secrets()]
+        source = ", ".join(self.secret_env)
+        expected = [compute_digest("sha256", decode_secret(secret, source), content) for secret in self.secrets()]
         if not any_digest_matches(expected, received):
             raise AuthError("signature_mismatch", f"no {VERSION} signature in header {signature_header} matches the body")
 
     def sign(self, body: bytes, url: str, timestamp: int) -> tuple[dict[str, str], str]:
         message_id = "msg_" + delivery_uuid(body).replace("-", "")
         stamp = str(timestamp)
-        digest = compute_digest("sha256", decode_secret(self.signing_secret()), signed_content(message_id, stamp, body))
+        digest = compute_digest("sha256", decode_secret(self.signing_secret(), ", ".join(self.secret_env)), signed_content(message_id, stamp, body))
         prefix = self.sign_prefix
         return {
             f"{prefix}-id": message_id,
