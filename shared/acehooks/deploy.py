@@ -1,12 +1,12 @@
 """Write the deploy plan: the gcloud and firebase commands that put acehooks in a Google Cloud project.
 
 ``python -m acehooks deploy`` stages the function source and prints the
-plan; it runs no gcloud or firebase command itself, so a person reviews
+plan. It runs no gcloud or firebase command itself, so a person reviews
 every change before it reaches the project. Each step of the plan can be
 run again: resources are created only when missing, and queues and
 functions are updated to match the configs.
 
-What the plan sets up, per the deployment contract: one public gen2 HTTP
+What the plan sets up: one public gen2 HTTP
 function per endpoint, a private worker that only the queue's service
 account may invoke (Cloud Tasks calls it with an OIDC token), one Cloud
 Tasks queue per endpoint with that endpoint's retry and rate limits,
@@ -55,7 +55,7 @@ TTL_FIELD = "expireAt"
 # another, so a longer worker timeout would only let an abandoned attempt run on.
 MAX_WORKER_TIMEOUT_SECONDS = 600
 RESERVED_NAMES = (WORKER_ENTRY_POINT, LOCAL_ENTRY_POINT, SWEEPER_ENTRY_POINT)
-MAX_LINE = 100  # characters; longer commands continue over lines, one flag a line
+MAX_LINE = 100  # characters per line before a command continues over lines, one flag a line
 PROJECT_ID = re.compile(r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")
 REGION = re.compile(r"^[a-z]+-[a-z]+[0-9]+$")
 FUNCTION_NAME_END = re.compile(r"[A-Za-z0-9]$")
@@ -482,8 +482,8 @@ class _Plan:
 
     def ttl_policy(self) -> Step:
         return Step("ttl", f"Let Firestore delete events after their {TTL_FIELD} time",
-                    f"Each event stores {TTL_FIELD} = receipt time + the endpoint's retentionDays. Deletion runs\n"
-                    "in the background, typically within a day or so of that time, not at the second.",
+                    f"Each event stores {TTL_FIELD} = receipt time + the endpoint's retentionDays. Firestore deletes\n"
+                    "expired documents in the background, typically within 24 hours after that time.",
                     (command("gcloud", "firestore", "fields", "ttls", "update", TTL_FIELD,
                              flag("collection-group", EVENTS_COLLECTION), "--enable-ttl", self._project()),))
 

@@ -171,8 +171,8 @@ def sweep(endpoints: dict[str, EndpointConfig], older_than_seconds: float = DEFA
                 continue
 
             number = int(event.get("sweepCount") or 0) + 1
-            # An explicit count, not Increment: the local emulator drops an Increment that shares
-            # a write with SERVER_TIMESTAMP.
+            # An explicit count, not Increment: the local emulator drops an Increment that follows
+            # a SERVER_TIMESTAMP field in the same write.
             snapshot.reference.update({"lastSweptAt": SERVER_TIMESTAMP, "sweepCount": number})
             task_name = dispatch.enqueue(config.endpoint_name, snapshot.id, suffix=f"sweep{number}")
             logger.info("sweeper enqueued a stuck event", extra={

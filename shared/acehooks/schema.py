@@ -27,9 +27,9 @@ from .payloads import parse_body
 DEFAULT_SAMPLES_DIR = Path("emulator_data")
 EVENTS_COLLECTION = "webhook_events"
 ANY = "any"
-MAX_MAP_DEPTH = 4  # nested map levels described; deeper maps are reported as a map without fields
+MAX_MAP_DEPTH = 4  # nested map levels described, so a deeper map is reported without its fields
 
-# Firestore type -> the FlutterFlow field type to pick; lists are the element type with "Is List" on.
+# The FlutterFlow field type to pick for each Firestore type. A list is its element type with "Is List" on.
 FLUTTERFLOW_TYPES = {
     "string": "String",
     "integer": "Integer",

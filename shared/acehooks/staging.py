@@ -10,7 +10,7 @@ into that folder: it is not on PyPI. The staged folder looks like this::
     requirements.txt        the runtime dependencies from the repository's requirements.txt
 
 Relative to that folder, the configs are ``endpoints`` and the custom actions
-``actions.py``; ``STAGED_ENVIRONMENT`` holds the variables that tell acehooks so.
+``actions.py``. ``STAGED_ENVIRONMENT`` contains the variables that tell acehooks so.
 """
 
 import shutil
@@ -21,8 +21,8 @@ from .errors import AcehooksError
 DEFAULT_OUT_DIR = Path("build/functions-source")
 # Written into every staged folder, so stage() only ever deletes a folder it made itself.
 MARKER_FILE = ".acehooks-staged"
-# Where acehooks finds the configs and custom actions, relative to the staged folder. The deployed
-# functions run with the source folder as their working directory, so relative paths resolve there.
+# Settings that point acehooks at the configs and custom actions, relative to the staged folder. The
+# deployed functions run with the source folder as their working directory, so relative paths resolve there.
 STAGED_ENVIRONMENT = {"ACEHOOKS_CONFIG_DIR": "endpoints", "ACEHOOKS_ACTIONS_MODULE": "actions.py"}
 REQUIRED_FILES = ("main.py", "actions.py")
 SKIPPED_NAMES = ("__pycache__", "*.pyc", "*.pyo", ".DS_Store")
@@ -57,7 +57,7 @@ def runtime_requirements(path: Path) -> list[str]:
 def stage(root: Path, out_dir: Path = DEFAULT_OUT_DIR) -> Path:
     """Build the deployable source folder from the repository at ``root``; return its path.
 
-    ``out_dir`` is replaced when it holds an earlier staged source, and is
+    ``out_dir`` is replaced when it contains an earlier staged source, and is
     taken relative to ``root`` unless absolute. Raises StagingError when a
     required file is missing, or when ``out_dir`` exists and is not a
     staged folder (nothing is deleted then).

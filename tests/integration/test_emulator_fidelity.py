@@ -361,6 +361,30 @@ def test_emulator_has_array_union(collection):
     assert ref.get().get("items") == [1, 2, 3]
 
 
+def test_emulator_lacks_array_union_on_missing_field(collection):
+    ref = collection.document("array")
+    ref.set({"other": 1})
+
+    # Firestore creates the array; the emulator fails the write, so event documents start with replays: [].
+    with pytest.raises(exceptions.Unknown):
+        ref.update({"items": firestore.ArrayUnion([1])})
+
+    assert "items" not in ref.get().to_dict()
+
+
+def test_emulator_lacks_increment_of_missing_field_beside_server_timestamp(collection):
+    ref = collection.document("counter")
+    ref.set({"other": 1})
+
+    # Firestore sets the missing field to 1. The emulator drops an Increment whose field sorts after
+    # a server timestamp's field in the same write, so the sweeper writes its count explicitly.
+    ref.update({"a_touched": firestore.SERVER_TIMESTAMP, "b_count": firestore.Increment(1)})
+
+    stored = ref.get().to_dict()
+    assert stored["a_touched"] is not None
+    assert "b_count" not in stored
+
+
 def test_emulator_has_array_remove(collection):
     ref = collection.document("array")
     ref.set({"items": [1, 2, 3]})

@@ -31,7 +31,7 @@ async function skipReason() {
       body: JSON.stringify({ rules: { files: [{ name: "firestore.rules", content: RULES }] } }),
       signal: AbortSignal.timeout(PROBE_TIMEOUT_MS),
     });
-    // An HTTP answer comes from the official emulator; a rejected ruleset is a failure of the tests below.
+    // Only the official emulator sends an HTTP response here. A ruleset it rejects fails the tests below.
     return false;
   } catch (error) {
     return `the emulator at ${host} does not accept security rules over REST (${error.cause?.code ?? error.name}); ` +

@@ -177,7 +177,8 @@ def test_each_function_gets_only_its_own_secrets(plan_text):
             if name in expected:
                 assert set(secrets.split(",")) == expected[name], name
             else:
-                assert secrets is None and "--clear-secrets" in argv, name
+                assert secrets is None, name
+                assert "--clear-secrets" in argv, name
 
 
 def test_secret_access_granted_per_secret_and_account(plan_text):

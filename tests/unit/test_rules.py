@@ -14,8 +14,8 @@ download. So the checks here read the rules text:
   match block, because without one app clients cannot read what the action wrote.
 
 The behaviour of the rules is tested by tests/rules/ (node) against the
-official emulator; ``test_rules_behave_on_official_emulator`` runs those
-tests when FIRESTORE_EMULATOR_HOST points at it and is skipped otherwise.
+official emulator. ``test_rules_behave_on_official_emulator`` runs those
+tests when FIRESTORE_EMULATOR_HOST points at it, and is skipped otherwise.
 """
 
 import os
