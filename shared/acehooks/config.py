@@ -45,6 +45,25 @@ class RetryPolicy(ConfigModel):
         description="exception class names that fail the event at once, beside PermanentError",
     )
 
+    def retry_delay_seconds(self, retry_number: int) -> float:
+        """Return the seconds Cloud Tasks waits before retry ``retry_number`` (0 for the first retry).
+
+        Cloud Tasks starts at minBackoff, doubles maxDoublings times, then
+        grows by the last doubled interval each retry, capped at maxBackoff.
+        """
+        doubled = self.min_backoff_seconds * 2 ** min(retry_number, self.max_doublings)
+        linear_steps = max(0, retry_number - self.max_doublings)
+        return min(self.max_backoff_seconds, doubled * (1 + linear_steps))
+
+    def cloud_tasks_retry_config(self) -> dict:
+        """Return the queue's retry config in the Cloud Tasks API's field names (durations as "Ns")."""
+        return {
+            "max_attempts": self.max_attempts,
+            "min_backoff": f"{self.min_backoff_seconds:g}s",
+            "max_backoff": f"{self.max_backoff_seconds:g}s",
+            "max_doublings": self.max_doublings,
+        }
+
     @model_validator(mode="after")
     def _backoff_range(self):
         if self.max_backoff_seconds < self.min_backoff_seconds:

@@ -26,7 +26,7 @@ from typing import Iterable, Mapping
 from . import ids
 from .config import EndpointConfig, RateLimits, RetryPolicy
 from .errors import AcehooksError
-from .runtime import LOCAL_ENTRY_POINT, WORKER_ENTRY_POINT
+from .runtime import LOCAL_ENTRY_POINT, SWEEPER_ENTRY_POINT, WORKER_ENTRY_POINT
 from .staging import DEFAULT_OUT_DIR, STAGED_ENVIRONMENT
 
 RUNTIME = "python312"
@@ -45,7 +45,6 @@ APIS = (
 INGEST_ACCOUNT = "acehooks-ingest"
 WORKER_ACCOUNT = "acehooks-worker"
 INVOKER_ACCOUNT = "acehooks-tasks-invoker"
-SWEEPER_ENTRY_POINT = "sweep_events"
 SWEEP_JOB = "acehooks-sweep"
 SWEEP_SCHEDULE = "*/10 * * * *"  # cron, in the scheduler's default time zone (UTC): every 10 minutes
 EMAIL_SECRET = "SENDGRID_API_KEY"  # read by the worker's email actions, not by any endpoint
@@ -418,6 +417,17 @@ class _Plan:
                     "failing endpoint does not hold up the others. The ingest account may enqueue on these queues only.",
                     tuple(lines))
 
+    def _deploy_knowing_own_url(self, name: str, variable: str, first_deploy: str, deploy: str) -> tuple[str, ...]:
+        """Return lines that set ``variable`` to the function's URL, deploying it once first when it is new."""
+        return (
+            f"{variable}=$({self._describe_url(name)} 2>/dev/null || true)",
+            f'if [ -z "${variable}" ]; then\n'
+            f"{indent(first_deploy)}\n"
+            f"  {variable}=$({self._describe_url(name)})\n"
+            "fi",
+            deploy,
+        )
+
     def worker(self) -> Step:
         timeout_seconds = worker_timeout_seconds(self.configs)
         env_without_url = {**self._base_env(), **self._email_env()}
@@ -431,21 +441,14 @@ class _Plan:
         why = (
             "Private: only the invoker account may call it, with the OIDC token Cloud Tasks attaches.\n"
             "The worker checks that token's audience against its own URL, which exists only after a first\n"
-            "deploy; a new worker is therefore deployed once, then again with its URL.\n"
+            "deploy, so a new worker is deployed once, then again with its URL.\n"
             f"Timeout {timeout_seconds} s: below every endpoint's leaseSeconds, so no second worker takes over\n"
             "an event the first is still running."
         )
         if not self.email_from:
             why += "\nACEHOOKS_EMAIL_FROM is unset (pass --email-from): email actions will fail without a sender."
-        return Step("worker", "Deploy the worker", why, (
-            f"WORKER_URL=$({self._describe_url(WORKER_ENTRY_POINT)} 2>/dev/null || true)",
-            'if [ -z "$WORKER_URL" ]; then\n'
-            f"{indent(first_deploy)}\n"
-            f"  WORKER_URL=$({self._describe_url(WORKER_ENTRY_POINT)})\n"
-            "fi",
-            deploy,
-            invoker,
-        ))
+        lines = self._deploy_knowing_own_url(WORKER_ENTRY_POINT, "WORKER_URL", first_deploy, deploy)
+        return Step("worker", "Deploy the worker", why, (*lines, invoker))
 
     def _email_env(self) -> dict[str, str]:
         return {"ACEHOOKS_EMAIL_FROM": self.email_from} if self.email_from else {}
@@ -462,8 +465,13 @@ class _Plan:
                     "invoker's OIDC token.", lines)
 
     def sweeper(self) -> Step:
+        first_deploy = self._deploy(SWEEPER_ENTRY_POINT, SWEEPER_ENTRY_POINT, public=False, account=self.ingest,
+                                    env=self._worker_env(), secrets=[])
+        # NOTE: Settings has no sweeper_audience yet. Until it has, the sweeper checks the scheduler's token
+        # against ACEHOOKS_WORKER_AUDIENCE (the worker's URL) and rejects every scheduled call with 401.
+        env = {**self._worker_env(), "ACEHOOKS_SWEEPER_AUDIENCE": shell_variable("SWEEPER_URL")}
         deploy = self._deploy(SWEEPER_ENTRY_POINT, SWEEPER_ENTRY_POINT, public=False, account=self.ingest,
-                              env=self._worker_env(), secrets=[])
+                              env=env, secrets=[])
         invoker = command("gcloud", "functions", "add-invoker-policy-binding", SWEEPER_ENTRY_POINT,
                           *self._location(), flag("member", f"serviceAccount:{self.invoker}"))
         job = shlex.quote(SWEEP_JOB)
@@ -472,13 +480,18 @@ class _Plan:
                      "--http-method=POST", flag("oidc-service-account-email", self.invoker),
                      flag("oidc-token-audience", shell_variable("SWEEPER_URL"))]
         describe = command("gcloud", "scheduler", "jobs", "describe", job, *where)
-        schedule = create_or_update(describe, command("gcloud", "scheduler", "jobs", "update", "http", job, *where, *job_flags),
-                                    command("gcloud", "scheduler", "jobs", "create", "http", job, *where, *job_flags))
+        schedule = create_or_update(
+            describe,
+            command("gcloud", "scheduler", "jobs", "update", "http", job, *where, *job_flags),
+            command("gcloud", "scheduler", "jobs", "create", "http", job, *where, *job_flags),
+        )
+        lines = self._deploy_knowing_own_url(SWEEPER_ENTRY_POINT, "SWEEPER_URL", first_deploy, deploy)
         return Step("sweeper", "Deploy the sweeper and call it every 10 minutes",
-                    "It re-enqueues events stored but never queued (a crash between storing and enqueueing).\n"
-                    "It does what ingest does, so it runs as the ingest account. Private: Cloud Scheduler calls\n"
-                    "it with the invoker account's OIDC token, so the invoker may call the sweeper too.",
-                    (deploy, invoker, f"SWEEPER_URL=$({self._describe_url(SWEEPER_ENTRY_POINT)})", schedule))
+                    "It enqueues again the events left stuck, such as one stored but never queued. It does what\n"
+                    "ingest does, so it runs as the ingest account. Private: Cloud Scheduler calls it with the\n"
+                    "invoker account's OIDC token, whose audience is the sweeper's own URL, so like the worker a\n"
+                    "new sweeper is deployed once to learn that URL. The invoker may call the sweeper too.",
+                    (*lines, invoker, schedule))
 
     def ttl_policy(self) -> Step:
         return Step("ttl", f"Let Firestore delete events after their {TTL_FIELD} time",

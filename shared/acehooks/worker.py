@@ -12,13 +12,12 @@ from datetime import datetime, timezone
 
 from flask import Request, Response, jsonify
 
-from . import events, leases, values
-from .actions import firestore_write
+from . import events, leases
+from .actions import runners
 from .actions.context import ActionContext
-from .actions.registry import get_action
 from .actions.writes import BatchWrites, TransactionWrites
 from .clients import firestore_client
-from .config import CustomAction, EndpointConfig, SaveToCloudAction
+from .config import EndpointConfig
 from .errors import AuthError, PermanentError
 from .payloads import read_model, read_payload
 from .redaction import redact
@@ -179,7 +178,7 @@ class EventRun:
             writes.commit()
 
         try:
-            if isinstance(action, SaveToCloudAction) and firestore_write.needs_transaction(action):
+            if runners.needs_transaction(action):
                 transaction = context.db.transaction()
                 firestore.transactional(lambda txn: run_and_record(TransactionWrites(context.db, txn)))(transaction)
             else:
@@ -189,12 +188,11 @@ class EventRun:
                            extra={**self.log_fields, "action": action_id, "reason": "effect_exists"})
 
     def _execute(self, action, context: ActionContext, writes):
-        if isinstance(action, SaveToCloudAction):
-            return firestore_write.stage(action, context, writes)
-        if isinstance(action, CustomAction):
-            context.params = values.resolve_params(action.params, context.model, context.payload)
-            return get_action(action.name)(context)
-        raise PermanentError(f"action type {action.type!r} has no runner")
+        try:
+            runner = runners.get_runner(action.type)
+        except KeyError:
+            raise PermanentError(f"action type {action.type!r} has no runner") from None
+        return runner(action, context, writes)
 
     def _stage_record(self, writes, action, action_id: str, claim: leases.Claim, result) -> None:
         from google.cloud.firestore import SERVER_TIMESTAMP

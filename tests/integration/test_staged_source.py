@@ -200,3 +200,14 @@ def test_staged_worker_rejects_call_without_token(start_function):
 
     response = requests.post(f"{function.url}/", json={"endpoint": "stripe_webhook", "docId": "x"}, timeout=10)
     assert response.status_code == 401
+
+
+@pytest.mark.timeout(1200)
+def test_staged_sweeper_rejects_call_without_token(start_function):
+    function = start_function("sweep_events", ACEHOOKS_TASKS_SERVICE_ACCOUNT="invoker@acehooks-test.iam.gserviceaccount.com",
+                              ACEHOOKS_WORKER_AUDIENCE="https://worker.invalid")
+    function.wait_until_serving()
+
+    response = requests.post(f"{function.url}/", timeout=10)
+    assert response.status_code == 401
+    assert response.json() == {"error": "unauthorized"}

@@ -277,8 +277,14 @@ def test_every_function_deploys_from_staged_source(plan_text):
 
 
 def test_sweeper_scheduled_with_invoker_token(plan_text):
-    (sweeper,) = function_deploys(plan_text)["sweep_events"]
-    assert "--no-allow-unauthenticated" in sweeper
+    sweeper_deploys = function_deploys(plan_text)["sweep_events"]
+    assert len(sweeper_deploys) == 2  # the first deploy runs only when the sweeper does not exist yet
+    for argv in sweeper_deploys:
+        assert "--no-allow-unauthenticated" in argv
+        assert flag_value(argv, "service-account") == INGEST
+    env = env_vars(sweeper_deploys[-1])
+    assert env["ACEHOOKS_SWEEPER_AUDIENCE"] == "$SWEEPER_URL"
+    assert env["ACEHOOKS_WORKER_AUDIENCE"] == "$WORKER_URL"
     jobs = [argv for argv in commands(plan_text) if argv[:3] == ["gcloud", "scheduler", "jobs"] and "http" in argv]
     assert [argv[3] for argv in jobs] == ["update", "create"]
     for argv in jobs:

@@ -43,11 +43,6 @@ def is_older(incoming, stored) -> bool:
     return False
 
 
-def needs_transaction(action: SaveToCloudAction) -> bool:
-    """Return True when the write depends on the target's current content (``orderBy``)."""
-    return action.order_by is not None
-
-
 def stage(action: SaveToCloudAction, context: ActionContext, writes) -> dict:
     """Add the write to ``writes`` and return the action's result record.
 

@@ -4,9 +4,11 @@ The client address is the socket peer when ``trustedProxyHops`` is 0. Behind
 proxies, each proxy appends the address it received the request from to
 ``X-Forwarded-For``, so with N trusted proxies the client is the N-th entry
 from the right. Entries further left were written by the client itself and
-are never read, so a forged left-most entry cannot pass. On Cloud Functions
-(gen2) Google's front end is one such proxy: set ``trustedProxyHops`` to 1,
-or to 2 behind an external HTTPS load balancer.
+are never read, so a forged left-most entry cannot pass.
+
+NOTE: how many entries Google's front ends append before a Cloud Function
+depends on the deployment (an external HTTPS load balancer appends two);
+a ``trustedProxyHops`` that is too high reads an address the client wrote.
 
 A failed check raises ForbiddenError, which ingest answers with 403.
 """
