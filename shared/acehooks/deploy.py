@@ -6,12 +6,16 @@ every change before it reaches the project. Each step of the plan can be
 run again: resources are created only when missing, and queues and
 functions are updated to match the configs.
 
-What the plan sets up: one public gen2 HTTP
-function per endpoint, a private worker that only the queue's service
-account may invoke (Cloud Tasks calls it with an OIDC token), one Cloud
-Tasks queue per endpoint with that endpoint's retry and rate limits,
-secrets from Secret Manager, a sweeper called every 10 minutes by Cloud
-Scheduler, the TTL policy on events, and the Firestore rules and indexes.
+What the plan sets up:
+
+* one public gen2 HTTP function per endpoint;
+* a private worker that only the queue's service account may invoke, which
+  Cloud Tasks calls with an OIDC token;
+* one Cloud Tasks queue per endpoint, with that endpoint's retry policy and
+  rate limits;
+* secrets from Secret Manager;
+* a sweeper that Cloud Scheduler calls every 10 minutes;
+* the TTL policy on events, and the Firestore rules and indexes.
 """
 
 import argparse
@@ -66,11 +70,11 @@ class PlanError(AcehooksError):
 
 @dataclass(frozen=True)
 class Step:
-    """One group of the plan: a key for tests and tools, why it is there, and its shell lines."""
+    """One group of the plan: a key for tests and tools, a title, the reason for it, and its shell lines."""
 
     key: str
     title: str
-    why: str
+    reason: str
     lines: tuple[str, ...]
 
 
@@ -229,7 +233,7 @@ def render_plan(steps: list[Step], project: str, region: str) -> str:
     for number, step in enumerate(steps, start=1):
         lines.append("")
         lines.append(f"# {number}. {step.title}")
-        lines.extend(f"# {line}" if line else "#" for line in step.why.split("\n"))
+        lines.extend(f"# {line}" if line else "#" for line in step.reason.split("\n"))
         lines.extend(step.lines)
     return "\n".join(lines) + "\n"
 
@@ -438,7 +442,7 @@ class _Plan:
                               env=env, secrets=[EMAIL_SECRET], timeout_seconds=timeout_seconds)
         invoker = command("gcloud", "functions", "add-invoker-policy-binding", WORKER_ENTRY_POINT, *self._location(),
                           flag("member", f"serviceAccount:{self.invoker}"))
-        why = (
+        reason = (
             "Private: only the invoker account may call it, with the OIDC token Cloud Tasks attaches.\n"
             "The worker checks that token's audience against its own URL, which exists only after a first\n"
             "deploy, so a new worker is deployed once, then again with its URL.\n"
@@ -446,9 +450,9 @@ class _Plan:
             "an event the first is still running."
         )
         if not self.email_from:
-            why += "\nACEHOOKS_EMAIL_FROM is unset (pass --email-from): email actions will fail without a sender."
+            reason += "\nACEHOOKS_EMAIL_FROM is unset (pass --email-from): email actions will fail without a sender."
         lines = self._deploy_knowing_own_url(WORKER_ENTRY_POINT, "WORKER_URL", first_deploy, deploy)
-        return Step("worker", "Deploy the worker", why, (*lines, invoker))
+        return Step("worker", "Deploy the worker", reason, (*lines, invoker))
 
     def _email_env(self) -> dict[str, str]:
         return {"ACEHOOKS_EMAIL_FROM": self.email_from} if self.email_from else {}

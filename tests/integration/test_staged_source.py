@@ -98,9 +98,9 @@ def staged_venv(tmp_path_factory):
 
 def clean_environment(**extra: str) -> dict:
     """Return an environment without the repository: no PYTHONPATH, no emulator hosts, no acehooks settings."""
-    kept = {name: value for name, value in os.environ.items()
+    inherited = {name: value for name, value in os.environ.items()
             if name in ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "SYSTEMROOT")}
-    return {**kept, **STAGED_ENVIRONMENT, "PYTHONUNBUFFERED": "1", **extra}
+    return {**inherited, **STAGED_ENVIRONMENT, "PYTHONUNBUFFERED": "1", **extra}
 
 
 class StagedFunction:

@@ -27,7 +27,7 @@ ROTATED_SECRET = "unit-twilio-auth-token-rotated-8b2c"
 OTHER_SECRET = "unit-twilio-auth-token-unrelated-d3f7"
 
 PUBLIC_URL = "https://hooks.example.com/twilio/sms"
-# Cloud Functions sees the request at an internal address, never the public one.
+# Cloud Functions receives the request at an internal address, not the public one.
 INTERNAL_URL = "http://10.8.0.4:8080/twilio_sms"
 
 # From twilio-python's tests (tests/unit/test_request_validator.py), the values its validator checks.
@@ -279,7 +279,7 @@ def test_bad_public_url_rejected(url, message):
         TwilioAuth(method="twilio", secret_env="TOKEN", public_url=url)
 
 
-def test_no_event_id_default_so_body_hash_is_used():
+def test_event_id_defaults_to_body_hash():
     config = EndpointConfig.model_validate({"endpointName": "sms", "auth": [
         {"method": "twilio", "secretEnv": "TOKEN", "publicUrl": PUBLIC_URL}]})
 

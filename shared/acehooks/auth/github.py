@@ -1,9 +1,9 @@
 """GitHub's webhook signature: ``X-Hub-Signature-256: sha256=<hex>``.
 
 The hex value is HMAC-SHA256 of the raw body keyed by the webhook's secret.
-GitHub also sends the legacy ``X-Hub-Signature: sha1=<hex>`` (HMAC-SHA1);
-it is accepted only with ``allowSha1`` and only when the SHA-256 header is
-absent, so a sender that has both is always checked with SHA-256.
+GitHub also sends the legacy ``X-Hub-Signature: sha1=<hex>`` (HMAC-SHA1).
+That header is read only with ``allowSha1`` and only when the SHA-256
+header is absent, so a request carrying both is checked with SHA-256.
 
 The ``ping`` event GitHub sends when a webhook is created is answered 200
 with ``{"status": "pong"}`` and never stored: it carries no data to act on,
@@ -24,7 +24,7 @@ EVENT_HEADER = "X-GitHub-Event"
 DELIVERY_HEADER = "X-GitHub-Delivery"
 PING_EVENT = "ping"
 
-# Top-level keys that identify common GitHub payloads, checked in order; used only by sign().
+# Top-level keys that identify common GitHub payloads, checked in order. Only sign() uses them.
 EVENT_SHAPES = (
     (("zen", "hook_id"), "ping"),
     (("issue", "comment"), "issue_comment"),
@@ -42,7 +42,7 @@ EVENT_SHAPES = (
 
 
 class GitHubAuth(SecretMethod):
-    """Verify GitHub webhook deliveries; ``secretEnv`` names the webhook's secret."""
+    """Verify GitHub webhook deliveries. ``secretEnv`` names the webhook's secret."""
 
     method: Literal["github"]
     allow_sha1: bool = False

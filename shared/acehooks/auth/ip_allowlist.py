@@ -10,7 +10,7 @@ NOTE: how many entries Google's front ends append before a Cloud Function
 depends on the deployment (an external HTTPS load balancer appends two);
 a ``trustedProxyHops`` that is too high reads an address the client wrote.
 
-A failed check raises ForbiddenError, which ingest answers with 403.
+A failed check raises ForbiddenError, which ingest turns into a 403 response.
 """
 
 import ipaddress
@@ -30,7 +30,7 @@ IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
 def parse_address(value: str, source: str) -> IpAddress:
-    """Parse one IPv4 or IPv6 address; an IPv4-mapped IPv6 address becomes IPv4.
+    """Parse one IPv4 or IPv6 address. An IPv4-mapped IPv6 address becomes IPv4.
 
     Raises ForbiddenError when ``value`` is not a bare address (a port or a
     zone index counts as malformed), naming ``source``.
@@ -40,7 +40,7 @@ def parse_address(value: str, source: str) -> IpAddress:
     except ValueError:
         address = None
     if address is None or (isinstance(address, ipaddress.IPv6Address) and address.scope_id):
-        raise ForbiddenError("client_address_malformed", f"{source} holds {value!r}, which is not an IP address")
+        raise ForbiddenError("client_address_malformed", f"{source} contains {value!r}, which is not an IP address")
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
         return address.ipv4_mapped
     return address

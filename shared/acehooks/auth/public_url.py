@@ -11,7 +11,7 @@ from werkzeug.urls import iri_to_uri
 
 
 def check_public_url(url: str | None, provider: str, console_field: str, allow_query: bool) -> str:
-    """Return ``url`` when it is an absolute http(s) URL; raise ValueError naming the fix otherwise."""
+    """Return ``url`` when it is an absolute http(s) URL. Raises ValueError naming the fix otherwise."""
     if not url:
         raise ValueError(
             f"publicUrl is required for {provider}: set it to the URL entered as {console_field}, "
@@ -39,8 +39,8 @@ def received_query(request_url: str) -> str:
 
     NOTE: werkzeug's ``request.url`` decodes percent-escapes of characters
     that need none (``%7E`` becomes ``~``), and re-encoding cannot restore
-    those; a signature over such a query then fails. The raw
-    ``request.query_string`` would avoid it, but the request view lacks it.
+    them, so a signature over such a query fails. The raw
+    ``request.query_string`` would avoid it, but InboundRequest does not carry it.
     """
     return urlsplit(iri_to_uri(request_url)).query
 

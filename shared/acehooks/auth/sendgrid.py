@@ -36,7 +36,7 @@ PEM_MARKER = b"-----BEGIN"
 
 
 def _key_bytes(value: bytes) -> tuple[bytes, bool]:
-    """Return the key as PEM or DER bytes, and whether it is PEM; raise ValueError if it is neither."""
+    """Return the key as PEM or DER bytes, and whether it is PEM. Raises ValueError if it is neither."""
     text = value.strip()
     if text.startswith(PEM_MARKER):
         return text, True
@@ -47,7 +47,7 @@ def _key_bytes(value: bytes) -> tuple[bytes, bool]:
 
 
 def load_public_key(value: bytes) -> ec.EllipticCurvePublicKey:
-    """Load a P-256 public key from PEM or base64 DER; raise AuthError when it is neither."""
+    """Load a P-256 public key from PEM or base64 DER. Raises AuthError when it is neither."""
     try:
         data, is_pem = _key_bytes(value)
         key = serialization.load_pem_public_key(data) if is_pem else serialization.load_der_public_key(data)
@@ -59,7 +59,7 @@ def load_public_key(value: bytes) -> ec.EllipticCurvePublicKey:
 
 
 def load_private_key(value: bytes, variable: str) -> ec.EllipticCurvePrivateKey:
-    """Load the P-256 signing key used by ``sign()``; raise ConfigError naming the variable."""
+    """Load the P-256 signing key used by ``sign()``. Raises ConfigError naming the variable."""
     try:
         data, is_pem = _key_bytes(value)
         if is_pem:
@@ -74,7 +74,7 @@ def load_private_key(value: bytes, variable: str) -> ec.EllipticCurvePrivateKey:
 
 
 class SendGridAuth(SecretMethod):
-    """Verify SendGrid's signed Event Webhook; ``secretEnv`` names the verification key."""
+    """Verify SendGrid's signed Event Webhook. ``secretEnv`` names the verification key."""
 
     method: Literal["sendgrid"]
     tolerance_seconds: int = Field(DEFAULT_TOLERANCE_SECONDS, gt=0)
@@ -98,8 +98,8 @@ class SendGridAuth(SecretMethod):
     def verify(self, request: InboundRequest) -> None:
         signature = decode_signature(required_header(request, SIGNATURE_HEADER), "base64", SIGNATURE_HEADER)
         timestamp = required_header(request, TIMESTAMP_HEADER)
-        # NOTE: SendGrid documents no replay window; this one is the default of the other presets.
-        # Raise toleranceSeconds if SendGrid's retries after an outage are rejected as too old.
+        # NOTE: SendGrid documents no replay window, so this is the other presets' default. Raise
+        # toleranceSeconds if SendGrid's retries after an outage are rejected as too old.
         check_timestamp(parse_timestamp(timestamp, TIMESTAMP_HEADER), self.tolerance_seconds, TIMESTAMP_HEADER)
 
         content = timestamp.encode() + request.body

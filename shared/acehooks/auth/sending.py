@@ -1,7 +1,7 @@
 """Helpers for ``sign()``: the delivery headers a provider adds beside its signature.
 
 ``acehooks send`` posts a payload file as its provider would. Providers give
-each delivery an id in a header; here the id is derived from the body, so
+each delivery an id in a header. Here the id is derived from the body, so
 sending the same file twice is a duplicate delivery, as a provider's retry is.
 """
 
@@ -29,7 +29,7 @@ def guess_type(body: bytes, rules: tuple[tuple[tuple[str, ...], str], ...]) -> s
     """Return the event type of the first rule whose keys all appear at the body's top level.
 
     NOTE: providers name the event in a header, not in the body, so ``send``
-    can only guess it from the payload's shape; an unknown shape sends no type.
+    can only guess it from the payload's shape. An unknown shape sends no type.
     """
     payload = parse_json_object(body)
     for keys, event_type in rules:

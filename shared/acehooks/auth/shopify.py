@@ -24,7 +24,7 @@ EVENT_ID_HEADER = "X-Shopify-Event-Id"
 WEBHOOK_ID_HEADER = "X-Shopify-Webhook-Id"
 TRIGGERED_AT_HEADER = "X-Shopify-Triggered-At"
 
-# Top-level keys of the sample payloads' topics, checked in order; used only by sign().
+# Top-level keys of the sample payloads' topics, checked in order. Only sign() uses them.
 TOPIC_SHAPES = (
     (("order_number", "line_items"), "orders/create"),
     (("variants", "product_type"), "products/update"),
@@ -33,7 +33,7 @@ TOPIC_SHAPES = (
 
 
 class ShopifyAuth(SecretMethod):
-    """Verify Shopify webhook deliveries; ``secretEnv`` names the app's client secret."""
+    """Verify Shopify webhook deliveries. ``secretEnv`` names the app's client secret."""
 
     method: Literal["shopify"]
 

@@ -2,8 +2,8 @@
 
 The hex value is HMAC-SHA256 of ``v0:{X-Slack-Request-Timestamp}:{raw body}``
 keyed by the app's signing secret. Slack retries a delivery it got no 2xx
-for with ``X-Slack-Retry-Num`` set and the same ``event_id``, so a retry is
-answered as a duplicate by ingest's idempotency; nothing here treats it apart.
+for with ``X-Slack-Retry-Num`` set and the same ``event_id``, so ingest
+stores a retry once and reports it as a duplicate. This check ignores the header.
 
 The Events API's ``url_verification`` request is answered with its
 ``challenge`` once the signature has passed, and is never stored.
@@ -36,12 +36,12 @@ def signed_content(timestamp: str, body: bytes) -> bytes:
 
 
 class SlackAuth(SecretMethod):
-    """Verify Slack requests; ``secretEnv`` names the app's signing secret."""
+    """Verify Slack requests. ``secretEnv`` names the app's signing secret."""
 
     method: Literal["slack"]
     tolerance_seconds: int = Field(DEFAULT_TOLERANCE_SECONDS, gt=0)
 
-    # The Events API puts the id beside the event; the inner event's type says what happened
+    # The Events API puts the id beside the event. The inner event's type names what happened
     # (``reaction_added``), while the outer ``type`` is ``event_callback`` for every event.
     default_event_id = ("path", "event_id")
     default_event_type = ("path", "event.type")

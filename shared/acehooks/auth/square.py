@@ -19,7 +19,7 @@ SIGNATURE_HEADER = "x-square-hmacsha256-signature"
 
 
 class SquareAuth(SecretMethod):
-    """Verify Square webhook events; ``secretEnv`` names the subscription's signature key."""
+    """Verify Square webhook events. ``secretEnv`` names the subscription's signature key."""
 
     method: Literal["square"]
     public_url: str | None = None

@@ -44,7 +44,7 @@ def decode_secret(secret: bytes, source: str) -> bytes:
     Raises AuthError naming ``source`` when the rest is not base64 or decodes to nothing.
     """
     text = secret.decode("ascii", errors="replace").strip().removeprefix(SECRET_PREFIX)
-    # Some senders show the secret without base64 padding; restore it before a strict decode.
+    # Some senders show the secret without base64 padding, so restore it before a strict decode.
     padded = text + "=" * (-len(text) % 4)
     try:
         key = base64.b64decode(padded, validate=True)
@@ -78,14 +78,14 @@ def parse_signatures(value: str, header: str) -> list[bytes]:
 
 
 class StandardWebhooksAuth(SecretMethod):
-    """Verify Standard Webhooks (and Svix) deliveries; ``secretEnv`` names the ``whsec_`` secrets."""
+    """Verify Standard Webhooks (and Svix) deliveries. ``secretEnv`` names the ``whsec_`` secrets."""
 
     method: Literal["standardWebhooks"]
     tolerance_seconds: int = Field(DEFAULT_TOLERANCE_SECONDS, gt=0)
 
     default_event_id = ("header", f"{STANDARD_PREFIX}-id")
     default_event_type = ("path", "type")
-    # The header names sign() writes; the Svix preset writes its own names.
+    # The header prefix sign() writes. The Svix preset writes its own.
     sign_prefix: ClassVar[str] = STANDARD_PREFIX
 
     def verify(self, request: InboundRequest) -> None:

@@ -9,7 +9,7 @@ query instead, and the URL (with that parameter) is what gets signed.
 The URL is the endpoint's configured ``publicUrl`` plus the query string
 the request arrived with. Twilio's own validators accept the URL with and
 without its default port (443 or 80), because Twilio is not consistent
-about including it; so does this one.
+about including it. This check does the same.
 
 When a Twilio webhook rule signs with a shared key instead of the Auth
 Token, Twilio names the algorithm in ``X-Twilio-Webhooks-Signature-Settings``
@@ -59,7 +59,7 @@ def url_variants(url: str) -> list[str]:
     if ":" in host:
         host = f"[{host}]"
     if parts.username or parts.password:
-        # Credentials in a webhook URL are kept as given; port variants would need them rebuilt.
+        # Credentials in a webhook URL are kept as given, because port variants would need them rebuilt.
         return [url]
     with_port = urlunsplit(parts._replace(netloc=f"{host}:{parts.port or DEFAULT_PORTS.get(parts.scheme, 443)}"))
     without_port = urlunsplit(parts._replace(netloc=host))
@@ -67,7 +67,7 @@ def url_variants(url: str) -> list[str]:
 
 
 def algorithm_from_settings(value: str | None) -> str:
-    """Return the algorithm named in the settings header; HMAC_SHA1 when the header or name is absent."""
+    """Return the algorithm named in the settings header, or HMAC_SHA1 when the header or name is absent."""
     for part in (value or "").split(","):
         name, separator, algorithm = part.strip().partition("=")
         if separator and name.strip() == "algorithm" and algorithm.strip():
@@ -76,7 +76,7 @@ def algorithm_from_settings(value: str | None) -> str:
 
 
 class TwilioAuth(SecretMethod):
-    """Verify Twilio webhook requests; ``secretEnv`` names the Auth Token (and any shared keys)."""
+    """Verify Twilio webhook requests. ``secretEnv`` names the Auth Token (and any shared keys)."""
 
     method: Literal["twilio"]
     public_url: str | None = None
@@ -134,7 +134,7 @@ class TwilioAuth(SecretMethod):
 
 
 def _is_json(body: bytes) -> bool:
-    """Return True for a JSON object or array; a form body such as ``5`` also parses as JSON."""
+    """Return True for a JSON object or array, because a form body such as ``5`` also parses as JSON."""
     if not body.lstrip().startswith((b"{", b"[")):
         return False
     try:
