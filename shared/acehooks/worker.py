@@ -127,6 +127,7 @@ class EventRun:
         model = read_model(event)
         records = event.get("actions") or {}
 
+        settled_in_last_action = False
         for index, action in enumerate(self.config.actions):
             action_id = self.config.action_id(index)
             if (records.get(action_id) or {}).get("status") in events.ACTION_DONE_STATUSES:
@@ -152,29 +153,43 @@ class EventRun:
             )
             started = time.perf_counter()
             try:
-                self._run_action(action, action_id, context, claim)
+                is_last = index == len(self.config.actions) - 1
+                self._run_action(action, action_id, context, claim, settles_event=is_last)
+                settled_in_last_action = is_last
             except Exception as error:  # every action failure is recorded, whatever its type
                 return self._fail(action, action_id, error, claim, time.perf_counter() - started)
             logger.info("action %s succeeded", action_id, extra={
                 **self.log_fields, "action": action_id, "durationMs": round((time.perf_counter() - started) * 1000, 1)})
 
-        self.ref.update({
+        if not settled_in_last_action:
+            self.ref.update(self._succeeded_fields())
+        logger.info("event succeeded", extra={**self.log_fields, "status": events.SUCCEEDED})
+        return _answer(200, status=events.SUCCEEDED)
+
+    @staticmethod
+    def _succeeded_fields() -> dict:
+        from google.cloud.firestore import SERVER_TIMESTAMP
+
+        return {
             "status": events.SUCCEEDED,
             "completedAt": SERVER_TIMESTAMP,
             "updatedAt": SERVER_TIMESTAMP,
             **leases.release_fields(),
-        })
-        logger.info("event succeeded", extra={**self.log_fields, "status": events.SUCCEEDED})
-        return _answer(200, status=events.SUCCEEDED)
+        }
 
-    def _run_action(self, action, action_id: str, context: ActionContext, claim: leases.Claim) -> None:
-        """Run one action and record its result in the same commit as its own writes, when it has any."""
+    def _run_action(self, action, action_id: str, context: ActionContext, claim: leases.Claim,
+                    settles_event: bool = False) -> None:
+        """Run one action and record its result in the same commit as its own writes, when it has any.
+
+        With ``settles_event`` (the last action), the same commit marks the
+        event succeeded, which saves a separate write.
+        """
         from google.api_core import exceptions
         from google.cloud import firestore
 
         def run_and_record(writes) -> None:
             result = self._execute(action, context, writes)
-            self._stage_record(writes, action, action_id, claim, result)
+            self._stage_record(writes, action, action_id, claim, result, settles_event)
             writes.commit()
 
         try:
@@ -194,7 +209,7 @@ class EventRun:
             raise PermanentError(f"action type {action.type!r} has no runner") from None
         return runner(action, context, writes)
 
-    def _stage_record(self, writes, action, action_id: str, claim: leases.Claim, result) -> None:
+    def _stage_record(self, writes, action, action_id: str, claim: leases.Claim, result, settles_event: bool) -> None:
         from google.cloud.firestore import SERVER_TIMESTAMP
         from google.cloud.firestore_v1.field_path import FieldPath
 
@@ -210,7 +225,10 @@ class EventRun:
         # action after a lease takeover cannot record it, or commit its writes, a second time.
         writes.create_first(self.ref.collection("effects").document(action_id),
                             {"generation": claim.generation, "finishedAt": SERVER_TIMESTAMP})
-        writes.update(self.ref, {FieldPath("actions", action_id).to_api_repr(): record, "updatedAt": SERVER_TIMESTAMP})
+        update = {FieldPath("actions", action_id).to_api_repr(): record, "updatedAt": SERVER_TIMESTAMP}
+        if settles_event:
+            update.update(self._succeeded_fields())
+        writes.update(self.ref, update)
 
     def _fail(self, action, action_id: str, error: Exception, claim: leases.Claim, duration: float) -> Response:
         """Record a failed action; answer 5xx to retry, or mark the event failed after the last attempt."""

@@ -95,7 +95,7 @@ def test_secret_in_place_of_variable_rejected(tmp_path):
     assert "s3cr3t" not in message
 
 
-def test_private_key_in_place_of_signing_variable_not_echoed(tmp_path):
+def test_signing_key_env_value_not_echoed(tmp_path):
     auth = {**PRESETS["sendgrid"], "signingKeyEnv": "-----BEGIN PRIVATE KEY-----\nMIGHAgEAMBMGByqGSM49AgEG"}
 
     message = load_error(write_endpoint(tmp_path, [auth]))

@@ -1,6 +1,6 @@
 """No secret-derived value in the authentication code is compared with ==, != or in.
 
-Those operators stop at the first differing byte, so their run time tells
+Those operators stop at the first differing byte, so their run time shows
 an attacker how much of a guessed signature or token was right. Such values
 must go through hmac.compare_digest (directly or via any_digest_matches).
 The check reads the source with ast and flags a comparison when either side
@@ -19,7 +19,7 @@ CHECKED_FILES = sorted((PACKAGE / "auth").glob("*.py")) + [PACKAGE / "worker_aut
 SENSITIVE_WORDS = {"signature", "signatures", "sig", "sigs", "digest", "digests", "secret", "secrets",
                    "token", "tokens", "mac", "macs", "hmac", "hash", "hashes"}
 UNSAFE_OPERATORS = (ast.Eq, ast.NotEq, ast.In, ast.NotIn)
-# Calls whose result says nothing about a value's content, only its size or type.
+# Calls whose result reveals a value's size or type, never its content.
 CONTENT_FREE_CALLS = {"len", "isinstance", "type", "bool"}
 
 

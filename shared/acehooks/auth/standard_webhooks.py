@@ -77,6 +77,14 @@ def parse_signatures(value: str, header: str) -> list[bytes]:
     return signatures
 
 
+def header_prefix(request: InboundRequest) -> str:
+    """Return the header set a delivery uses: ``webhook`` unless only ``svix-signature`` is present."""
+    standard = request.headers.get(f"{STANDARD_PREFIX}-signature")
+    if standard is None and request.headers.get(f"{SVIX_PREFIX}-signature") is not None:
+        return SVIX_PREFIX
+    return STANDARD_PREFIX
+
+
 class StandardWebhooksAuth(SecretMethod):
     """Verify Standard Webhooks (and Svix) deliveries. ``secretEnv`` names the ``whsec_`` secrets."""
 
@@ -89,9 +97,7 @@ class StandardWebhooksAuth(SecretMethod):
     sign_prefix: ClassVar[str] = STANDARD_PREFIX
 
     def verify(self, request: InboundRequest) -> None:
-        prefix = SVIX_PREFIX if request.headers.get(f"{SVIX_PREFIX}-signature") is not None else STANDARD_PREFIX
-        if request.headers.get(f"{STANDARD_PREFIX}-signature") is not None:
-            prefix = STANDARD_PREFIX
+        prefix = header_prefix(request)
         id_header, timestamp_header, signature_header = (f"{prefix}-id", f"{prefix}-timestamp", f"{prefix}-signature")
 
         message_id = required_header(request, id_header)
@@ -108,7 +114,8 @@ class StandardWebhooksAuth(SecretMethod):
     def sign(self, body: bytes, url: str, timestamp: int) -> tuple[dict[str, str], str]:
         message_id = "msg_" + delivery_uuid(body).replace("-", "")
         stamp = str(timestamp)
-        digest = compute_digest("sha256", decode_secret(self.signing_secret(), ", ".join(self.secret_env)), signed_content(message_id, stamp, body))
+        key = decode_secret(self.signing_secret(), ", ".join(self.secret_env))
+        digest = compute_digest("sha256", key, signed_content(message_id, stamp, body))
         prefix = self.sign_prefix
         return {
             f"{prefix}-id": message_id,

@@ -53,7 +53,7 @@ def signed_content(url: str, parameters: list[tuple[str, str]]) -> bytes:
 
 
 def url_variants(url: str) -> list[str]:
-    """Return ``url`` as given, with its default port written out, and without any port."""
+    """Return ``url`` as given, with a port written out (the default one if it has none), and without a port."""
     parts = urlsplit(url)
     host = parts.hostname or ""
     if ":" in host:
