@@ -322,6 +322,12 @@ def build_parser() -> argparse.ArgumentParser:
                        help="seconds an event must have been untouched to count as stuck; default 600")
     sweep.set_defaults(run=command_sweep)
 
+    from .deploy import add_deploy_command
+    from .schema import add_schema_command
+
+    add_deploy_command(commands)
+    add_schema_command(commands)
+
     demo = commands.add_parser("demo", help="start the local stack, send the sample Stripe event, print the results")
     demo.set_defaults(run=command_demo)
     return parser

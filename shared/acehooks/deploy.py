@@ -82,11 +82,6 @@ def account_email(account: str, project: str) -> str:
     return f"{account}@{project}.iam.gserviceaccount.com"
 
 
-def duration(seconds: float) -> str:
-    """Format seconds as a gcloud duration: ``10s``, or ``2.5s`` when fractional."""
-    return f"{seconds:g}s"
-
-
 def worker_timeout_seconds(configs: list[EndpointConfig]) -> int:
     """Return the worker's timeout: 90% of the shortest lease, at most MAX_WORKER_TIMEOUT_SECONDS.
 
@@ -99,11 +94,13 @@ def worker_timeout_seconds(configs: list[EndpointConfig]) -> int:
 
 def queue_flags(retry: RetryPolicy, limits: RateLimits) -> list[str]:
     """Return the ``gcloud tasks queues create/update`` flags for an endpoint's retry policy and rate limits."""
+    # The retry fields come from RetryPolicy, the one place the queue's retry config is defined.
+    retry_config = retry.cloud_tasks_retry_config()
     return [
-        f"--max-attempts={retry.max_attempts}",
-        f"--min-backoff={duration(retry.min_backoff_seconds)}",
-        f"--max-backoff={duration(retry.max_backoff_seconds)}",
-        f"--max-doublings={retry.max_doublings}",
+        f"--max-attempts={retry_config['max_attempts']}",
+        f"--min-backoff={retry_config['min_backoff']}",
+        f"--max-backoff={retry_config['max_backoff']}",
+        f"--max-doublings={retry_config['max_doublings']}",
         f"--max-dispatches-per-second={limits.max_dispatches_per_second:g}",
         f"--max-concurrent-dispatches={limits.max_concurrent_dispatches}",
     ]

@@ -94,7 +94,7 @@ def sweep_events(request):
     from .errors import AuthError
 
     try:
-        worker_auth.authorize(request.headers)
+        worker_auth.authorize(request.headers, audience=get_settings().sweeper_audience)
     except AuthError as error:
         logger.warning("sweeper rejected caller: %s", error, extra={"reason": error.reason})
         response = jsonify(error="unauthorized" if error.status == 401 else "forbidden")

@@ -32,6 +32,9 @@ class Settings(BaseSettings):
     worker_audience: str | None = Field(
         None, description="production: audience of the queue's OIDC token; default worker_url"
     )
+    sweeper_audience: str | None = Field(
+        None, description="production: audience of the scheduler's OIDC token at the sweeper; default worker_audience"
+    )
     tasks_service_account: str | None = Field(
         None, description="production: service account email Cloud Tasks signs OIDC tokens as"
     )

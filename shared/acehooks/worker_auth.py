@@ -17,8 +17,11 @@ _certs_lock = threading.Lock()
 _certs_cache: dict = {"url": None, "certs": None, "fetched_at": 0.0}
 
 
-def authorize(headers) -> str:
-    """Return a label for the verified caller, or raise AuthError (401) or ForbiddenError (403)."""
+def authorize(headers, audience: str | None = None) -> str:
+    """Return a label for the verified caller, or raise AuthError (401) or ForbiddenError (403).
+
+    ``audience`` overrides the expected OIDC audience (the sweeper has its own URL).
+    """
     settings = get_settings()
     if settings.worker_secret:
         received = headers.get(SECRET_HEADER, "")
@@ -33,10 +36,10 @@ def authorize(headers) -> str:
             "worker_auth_unconfigured",
             "set ACEHOOKS_TASKS_SERVICE_ACCOUNT (production) or ACEHOOKS_WORKER_SECRET (local stack)",
         )
-    return _verify_oidc(headers, settings)
+    return _verify_oidc(headers, settings, audience)
 
 
-def _verify_oidc(headers, settings) -> str:
+def _verify_oidc(headers, settings, audience: str | None = None) -> str:
     from google.auth import exceptions, jwt
 
     from .errors import ForbiddenError
@@ -45,7 +48,7 @@ def _verify_oidc(headers, settings) -> str:
     if scheme.lower() != "bearer" or not token:
         raise AuthError("oidc_token_missing", "Authorization header has no Bearer token")
 
-    audience = settings.worker_audience or settings.worker_url
+    audience = audience or settings.worker_audience or settings.worker_url
     try:
         claims = jwt.decode(token, certs=_google_certs(settings.oidc_certs_url), audience=audience)
     except (exceptions.GoogleAuthError, ValueError) as error:

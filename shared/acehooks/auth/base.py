@@ -33,7 +33,8 @@ def read_secrets(secret_env: list[str]) -> list[bytes]:
 
     Raises AuthError when none is set, so a missing secret fails closed.
     """
-    secrets = [os.environ[name].encode() for name in secret_env if os.environ.get(name)]
+    # Surrounding whitespace is dropped: a secret saved with a trailing newline would fail every check.
+    secrets = [os.environ[name].strip().encode() for name in secret_env if os.environ.get(name, "").strip()]
     if not secrets:
         raise AuthError(
             "secret_missing",
