@@ -55,6 +55,7 @@ def inbound_request(request: Request, body: bytes) -> InboundRequest:
         headers=request.headers,
         body=body,
         query=request.args,
+        query_string=request.query_string,
         remote_addr=request.remote_addr,
     )
 
@@ -81,7 +82,7 @@ def handle(config: EndpointConfig, request: Request) -> Response:
     except AuthError as error:
         logger.warning("rejected delivery: %s", error,
                        extra={"endpoint": endpoint, "reason": error.reason, "status": error.status})
-        if error.reason == "secret_missing":
+        if error.reason in ("secret_missing", "secret_malformed"):
             # A configuration fault, not a bad sender: 503 makes the provider retry once the secret is set.
             return _answer(503, error="unavailable")
         return _answer(error.status, error="unauthorized" if error.status == 401 else "forbidden")

@@ -118,6 +118,15 @@ def test_query_string_of_request_is_signed(auth):
     assert auth.verify(request_to(f"{INTERNAL_URL}?tenant=acme&lang=en", FORM_BODY, signature)) is None
 
 
+def test_raw_query_with_needless_escape_accepted(auth):
+    signature = form_signature(SECRET, f"{PUBLIC_URL}?name=a%7Eb")
+    # werkzeug hands over the URL with %7E decoded to '~'; the raw query keeps the bytes Twilio signed.
+    request = dataclasses.replace(request_to(f"{INTERNAL_URL}?name=a~b", FORM_BODY, signature),
+                                  query_string=b"name=a%7Eb")
+
+    assert auth.verify(request) is None
+
+
 def test_default_port_variants_accepted(auth):
     for signed_url in ("https://hooks.example.com:443/twilio/sms", PUBLIC_URL):
         assert auth.verify(request_to(INTERNAL_URL, FORM_BODY, form_signature(SECRET, signed_url))) is None

@@ -26,6 +26,7 @@ class InboundRequest:
     body: bytes
     query: Mapping[str, str] = field(default_factory=dict)
     remote_addr: str | None = None
+    query_string: bytes = b""  # the raw query, as sent, for schemes that sign the URL
 
 
 def read_secrets(secret_env: list[str]) -> list[bytes]:

@@ -3,7 +3,7 @@
 The client address is the socket peer when ``trustedProxyHops`` is 0. Behind
 proxies, each proxy appends the address it received the request from to
 ``X-Forwarded-For``, so with N trusted proxies the client is the N-th entry
-from the right. Entries further left were written by the client itself and
+from the right. Entries further left come from the client or untrusted proxies and
 are never read, so a forged left-most entry cannot pass.
 
 NOTE: how many entries Google's front ends append before a Cloud Function

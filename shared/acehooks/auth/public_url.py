@@ -34,14 +34,15 @@ def check_public_url(url: str | None, provider: str, console_field: str, allow_q
     return url
 
 
-def received_query(request_url: str) -> str:
-    """Return the query string of the received URL, percent-encoded again.
+def received_query(request_url: str, raw_query: bytes = b"") -> str:
+    """Return the query string exactly as sent, when the raw bytes are known, else rebuilt from the URL.
 
-    NOTE: werkzeug's ``request.url`` decodes percent-escapes of characters
-    that need none (``%7E`` becomes ``~``), and re-encoding cannot restore
-    them, so a signature over such a query fails. The raw
-    ``request.query_string`` would avoid it, but InboundRequest does not carry it.
+    werkzeug's ``request.url`` decodes percent-escapes of characters that
+    need none (``%7E`` becomes ``~``), and re-encoding cannot restore them,
+    so a signature over a rebuilt query can fail where the raw one passes.
     """
+    if raw_query:
+        return raw_query.decode("latin-1")
     return urlsplit(iri_to_uri(request_url)).query
 
 

@@ -92,7 +92,7 @@ class TwilioAuth(SecretMethod):
         if algorithm not in ALGORITHMS:
             raise AuthError("algorithm_unsupported", f"header {SETTINGS_HEADER} names an unsupported algorithm")
 
-        query = received_query(request.url)
+        query = received_query(request.url, request.query_string)
         parameters = self._signed_parameters(request, query)
         url = with_query(self.public_url, query)
         expected = [
