@@ -135,7 +135,7 @@ class EndpointConfig(ConfigModel):
     retention_days: int = Field(30, ge=1, le=3650, description="days before Firestore's TTL policy deletes an event")
     batch: bool = Field(False, description="treat a top-level JSON array as one event per element")
     max_body_bytes: int = Field(DEFAULT_MAX_BODY_BYTES, ge=1024, le=32 * 1024 * 1024,
-                                description="larger bodies are answered 413; default 10 MiB")
+                                description="larger bodies are rejected with 413; default 10 MiB")
     lease_seconds: int = Field(
         300, ge=2, le=3600,
         description="how long a worker holds an event before another may take it over; keep it above the worker's timeout",

@@ -56,7 +56,7 @@ def enqueue(endpoint: str, doc_id: str, suffix: str | None = None, timeout: floa
 
     timeout = timeout if timeout is not None else get_settings().tasks_timeout_seconds
     try:
-        # Retrying is safe: a second create of the same task name answers ALREADY_EXISTS.
+        # Retrying is safe: a second create of the same task name fails with ALREADY_EXISTS.
         tasks_client().create_task(parent=queue_path(endpoint), task=task, **bounded_call_options(timeout))
     except exceptions.AlreadyExists:
         logger.info("task %s already exists; counted as enqueued", task_name, extra={"endpoint": endpoint, "docId": doc_id})

@@ -1,4 +1,4 @@
-"""The ingest function: verify, parse, store once, enqueue, answer fast."""
+"""The ingest function: verify, parse, store once, enqueue, respond fast."""
 
 import base64
 import hashlib
@@ -61,7 +61,7 @@ def inbound_request(request: Request, body: bytes) -> InboundRequest:
 
 
 def handle(config: EndpointConfig, request: Request) -> Response:
-    """Handle one delivery to an endpoint and return the HTTP answer from the design's table."""
+    """Handle one delivery to an endpoint and return its HTTP response (status and small JSON body)."""
     endpoint = config.endpoint_name
     if request.method != "POST":
         logger.info("rejected %s request: only POST is accepted", request.method,
@@ -112,7 +112,7 @@ def _accept(config: EndpointConfig, inbound: InboundRequest, content_type: str |
     for method in config.auth:
         handshake = method.immediate_response(payload, inbound)
         if handshake is not None:
-            logger.info("answered a %s handshake; nothing stored", method.method,
+            logger.info("responded to a %s handshake; nothing stored", method.method,
                         extra={"endpoint": config.endpoint_name, "reason": "handshake"})
             return _answer(200, **handshake)
 
@@ -200,7 +200,7 @@ def _handle_duplicate(config: EndpointConfig, doc_id: str, document: dict, log_f
 
 def _reject_invalid(config: EndpointConfig, event_id: str, event_type: str | None,
                     error: PayloadError, fields: dict) -> tuple[int, dict]:
-    """Record an authenticated but unusable delivery as ``invalid``, then answer 400 or 422."""
+    """Record an authenticated but unusable delivery as ``invalid``, then respond 400 or 422."""
     endpoint = config.endpoint_name
     doc_id = ids.event_doc_id(endpoint, event_id)
     document = events.new_event(endpoint, event_id, event_type, events.INVALID, retention_days=config.retention_days,
@@ -245,7 +245,7 @@ def bounded_call_options(seconds: float) -> dict:
 
     The client libraries' default retries can outlast a sender's own
     deadline (Slack waits about 3 s), and a 503 the sender retries is
-    better than an answer that arrives after it gave up.
+    better than a response that arrives after it gave up.
     """
     from google.api_core import retry
 

@@ -22,7 +22,7 @@ UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
 class OperationError(Exception):
-    """A replay or lookup cannot be done; the message says why and what to do."""
+    """A replay or lookup cannot be done; the message explains why and what to do."""
 
 
 def parse_since(text: str) -> datetime:

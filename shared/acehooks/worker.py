@@ -231,7 +231,7 @@ class EventRun:
         writes.update(self.ref, update)
 
     def _fail(self, action, action_id: str, error: Exception, claim: leases.Claim, duration: float) -> Response:
-        """Record a failed action; answer 5xx to retry, or mark the event failed after the last attempt."""
+        """Record a failed action; respond 5xx to retry, or mark the event failed after the last attempt."""
         from google.cloud.firestore import SERVER_TIMESTAMP
         from google.cloud.firestore_v1.field_path import FieldPath
 
