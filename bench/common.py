@@ -196,6 +196,11 @@ def start_stack(count_ops_file: Path | None = None):
                         "--host", "127.0.0.1", "--port", str(self.ports.functions)]
             self._spawn("functions", command, self.ports.functions, env=env)
 
+        def start_mail(self) -> None:
+            # Message files are not kept: thousands of them would only fill the disk.
+            command = [sys.executable, str(BENCH_DIR / "mailserver.py"), "--port", str(self.ports.mail)]
+            self._spawn("mail", command, self.ports.mail)
+
     scrub_environment()
     stack = BenchStack(ROOT, ports=Ports(**BENCH_PORTS), log_dir=ROOT / ".acehooks" / "bench-logs")
     for log in stack.log_dir.glob("*.log"):
@@ -253,6 +258,27 @@ def process_tree_peak_rss(pid: int) -> dict:
             children = (task / "children").read_text().split()
             pending.extend(int(child) for child in children)
     return peaks
+
+
+def process_tree_cpu_seconds(pid: int) -> float:
+    """Return user plus system CPU seconds used so far by a process and its descendants that are alive."""
+    ticks_per_second = os.sysconf("SC_CLK_TCK")
+    total = 0
+    pending = [pid]
+    while pending:
+        current = pending.pop()
+        try:
+            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
+            tasks = list(Path(f"/proc/{current}/task").iterdir())
+        except FileNotFoundError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime and stime, in clock ticks
+        for task in tasks:
+            try:
+                pending.extend(int(child) for child in (task / "children").read_text().split())
+            except FileNotFoundError:
+                continue
+    return total / ticks_per_second
 
 
 def write_result(name: str, data: dict) -> Path:

@@ -2,6 +2,8 @@
 
 Both queues are paused for the whole run, so the tasks each request creates
 wait in the Cloud Tasks emulator and no worker competes for the two cores.
+Each concurrency gets a fresh stack, because the Firestore emulator's cost per
+write grows with the number of documents it holds.
 Rounds alternate baseline, product, product, baseline (ABBA), so drift in
 the machine's background load falls on both handlers alike.
 
@@ -11,29 +13,44 @@ Run from the repository root: ``.venv/bin/python bench/ingest.py [--events N] [-
 import argparse
 import time
 
-from common import (BASELINE_QUEUE, BENCH_PORTS, PRODUCT_QUEUE, LoadResult, git_revision, machine, run_load,
-                    set_queue_state, signed_requests, start_stack, summarize, write_result)
+from common import (BASELINE_QUEUE, BENCH_PORTS, PRODUCT_QUEUE, LoadResult, git_revision, machine,
+                    process_tree_cpu_seconds, run_load, set_queue_state, signed_requests, start_stack, summarize,
+                    write_result)
 
 HANDLERS = {"baseline": "/baseline_ingest", "product": "/stripe_webhook"}
+# With --diagnostic: the bare receiver storing the product's document, to separate document size from code.
+DIAGNOSTIC = {"baseline_product_document": "/baseline_ingest_product_document"}
 ROUND_ORDER = ("baseline", "product", "product", "baseline")
+COMPONENTS = ("functions", "firestore", "tasks")
 WARMUP_REQUESTS = 40
 
 
-def measure(stack, events: int, concurrencies: list[int], run_id: str, deadline_seconds: float) -> dict:
+def cpu_by_component(stack) -> dict[str, float]:
+    return {name: process_tree_cpu_seconds(stack.processes[name].pid) for name in COMPONENTS}
+
+
+def measure(stack, events: int, concurrencies: list[int], run_id: str, deadline_seconds: float,
+            handlers: dict[str, str], round_order: tuple[str, ...]) -> dict:
     secret = stack.env["STRIPE_WEBHOOK_SECRET"]
     port = BENCH_PORTS["functions"]
-    round_size = max(1, events // 2)  # each handler runs two rounds of ABBA per concurrency
+    rounds_per_handler = round_order.count(round_order[0])
+    round_size = max(1, events // rounds_per_handler)
     results = {}
     for concurrency in concurrencies:
-        for name, path in HANDLERS.items():
-            warmup = signed_requests(f"{run_id}w{concurrency}{name[0]}", WARMUP_REQUESTS, secret)
+        for name, path in handlers.items():
+            warmup = signed_requests(f"{run_id}w{concurrency}{name}", WARMUP_REQUESTS, secret)
             run_load(port, path, warmup, concurrency)
 
-        totals = {name: LoadResult() for name in HANDLERS}
-        for round_number, name in enumerate(ROUND_ORDER):
+        totals = {name: LoadResult() for name in handlers}
+        cpu = {name: dict.fromkeys(COMPONENTS, 0.0) for name in handlers}
+        for round_number, name in enumerate(round_order):
             # Signed just before sending, so every timestamp is well inside Stripe's 300 s tolerance.
-            batch = signed_requests(f"{run_id}c{concurrency}r{round_number}{name[0]}", round_size, secret)
-            outcome = run_load(port, HANDLERS[name], batch, concurrency, deadline_seconds=deadline_seconds)
+            batch = signed_requests(f"{run_id}c{concurrency}r{round_number}{name}", round_size, secret)
+            cpu_before = cpu_by_component(stack)
+            outcome = run_load(port, handlers[name], batch, concurrency, deadline_seconds=deadline_seconds)
+            cpu_after = cpu_by_component(stack)
+            for component in COMPONENTS:
+                cpu[name][component] += cpu_after[component] - cpu_before[component]
             totals[name].merge(outcome)
             print(f"  c={concurrency} {name:8s} round {round_number}: {len(outcome.latencies)} requests in "
                   f"{outcome.elapsed_seconds:.1f} s, statuses {outcome.statuses}, errors {outcome.errors}", flush=True)
@@ -41,6 +58,8 @@ def measure(stack, events: int, concurrencies: list[int], run_id: str, deadline_
         results[str(concurrency)] = {
             name: {**summarize(total.latencies),
                    "requests_per_second": round(len(total.latencies) / total.elapsed_seconds, 1),
+                   "cpu_ms_per_request": {component: round(seconds * 1000 / max(1, len(total.latencies)), 3)
+                                          for component, seconds in cpu[name].items()},
                    "statuses": {str(status): count for status, count in total.statuses.items()},
                    "errors": total.errors}
             for name, total in totals.items()
@@ -61,25 +80,38 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=2000, help="measured requests per handler and concurrency")
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 8, 32], help="client threads")
     parser.add_argument("--deadline", type=float, default=180.0, help="seconds after which a round stops early")
+    parser.add_argument("--diagnostic", action="store_true",
+                        help="add the bare receiver that stores the product's document (a third handler)")
+    parser.add_argument("--output", default="ingest", help="name of the results file in bench/results")
     args = parser.parse_args()
 
+    handlers = dict(HANDLERS)
+    round_order = ROUND_ORDER
+    if args.diagnostic:
+        handlers.update(DIAGNOSTIC)
+        round_order = ("baseline", "product", "baseline_product_document",
+                       "baseline_product_document", "product", "baseline")
+
     info = machine()
-    stack = start_stack()
-    try:
-        for queue in (PRODUCT_QUEUE, BASELINE_QUEUE):
-            set_queue_state(queue, running=False)
-        run_id = time.strftime("%H%M%S")
-        started = time.time()
-        results = measure(stack, args.events, args.concurrency, run_id, args.deadline)
-        path = write_result("ingest", {
-            "script": "bench/ingest.py", "revision": git_revision(), "machine": info,
-            "events_per_handler": args.events, "duration_seconds": round(time.time() - started, 1),
-            "worker": "both queues paused in the Cloud Tasks emulator; no task was dispatched",
-            "results": results,
-        })
-        print(f"wrote {path}")
-    finally:
-        stack.stop()
+    started = time.time()
+    results = {}
+    for concurrency in args.concurrency:
+        # A fresh stack per concurrency: the emulator's cost per write grows with the documents it holds.
+        stack = start_stack()
+        try:
+            for queue in (PRODUCT_QUEUE, BASELINE_QUEUE):
+                set_queue_state(queue, running=False)
+            run_id = time.strftime("%H%M%S")
+            results.update(measure(stack, args.events, [concurrency], run_id, args.deadline, handlers, round_order))
+        finally:
+            stack.stop()
+    path = write_result(args.output, {
+        "script": "bench/ingest.py", "revision": git_revision(), "machine": info,
+        "events_per_handler": args.events, "duration_seconds": round(time.time() - started, 1),
+        "worker": "both queues paused in the Cloud Tasks emulator; no task was dispatched",
+        "results": results,
+    })
+    print(f"wrote {path}")
 
 
 if __name__ == "__main__":

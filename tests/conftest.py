@@ -21,6 +21,7 @@ LOCAL_SECRETS = {
     "STRIPE_WEBHOOK_SECRET": "whsec_test_current_secret_for_acehooks_tests",
     "STRIPE_WEBHOOK_SECRET_PREVIOUS": "whsec_test_previous_secret_for_acehooks_tests",
     "TEST_TOKEN": "token-for-acehooks-tests",
+    "ERP_TOKEN": "erp-token-for-acehooks-tests",
     "TEST_HMAC_SECRET": "hmac-secret-for-acehooks-tests",
     "SENDGRID_API_KEY": "SG.test-key",
     "ACEHOOKS_EMAIL_FROM": "payments@acehooks.test",

@@ -80,15 +80,122 @@ class RateLimits(ConfigModel):
     max_concurrent_dispatches: int = Field(100, ge=1, le=5000)
 
 
-class SaveToCloudAction(ConfigModel):
-    """Write the model, or a mapped part of the event, to a Firestore document."""
+# Action models. Each action type is one model; ActionConfig picks the model by "type".
 
-    type: Literal["saveToCloud"]
-    id: str | None = None
+# Action ids become document ids (effects/{id}) and field names (actions.{id}) on the event.
+ACTION_ID = re.compile(r"^[A-Za-z0-9_-]{1,100}$")
+# Field names a transform may target. The local emulator fails a transform on a field path that
+# needs quoting (such as "a.b"), and these names never need it, so both backends behave alike.
+TRANSFORM_FIELD_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
+RESERVED_FIELD_NAME = re.compile(r"^__.*__$")
+FIELD_TRANSFORMS = ("increment", "serverTimestamp", "arrayUnion", "arrayRemove")
+# Transforms that read the stored field, which "set" drops before they apply.
+STORED_VALUE_TRANSFORMS = ("increment", "arrayUnion", "arrayRemove")
+HTTP_METHODS = ("POST", "PUT", "PATCH", "DELETE", "GET")
+HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+# Headers whose values are credentials: they come from the environment through headerEnv only.
+SECRET_HEADERS = ("authorization", "proxy-authorization", "cookie")
+SECRET_HEADER_WORDS = ("secret", "token", "password", "api-key", "apikey", "signature")
+# Headers the httpRequest action writes itself.
+RESERVED_HEADERS = ("host", "content-length", "webhook-id", "webhook-timestamp", "webhook-signature")
+# Scheme and host of a URL template; placeholders may follow only after them.
+URL_ORIGIN = re.compile(r"^https?://[^/?#{}\s]+(?:[/?#]|$)")
+MAX_TIMEOUT_SECONDS = 300  # the worker holds a 300 s lease by default, so a request must end well inside it
+
+
+def _check_env_name(name: str, field: str) -> str:
+    if not name or not name.replace("_", "a").isalnum() or not name.isascii() or name[0].isdigit():
+        # The rejected value is not repeated: it may be a secret pasted by mistake.
+        raise ValueError(
+            f"{field} is not an environment variable name (letters, digits and '_'); "
+            "name the variable that holds the secret, never the secret itself"
+        )
+    return name
+
+
+def field_transform(spec: Any) -> tuple[str, Any] | None:
+    """Return (kind, operand) when a mapping value is a field transform such as ``{"increment": "delta"}``."""
+    if isinstance(spec, dict) and len(spec) == 1:
+        kind, operand = next(iter(spec.items()))
+        if kind in FIELD_TRANSFORMS:
+            return kind, operand
+    return None
+
+
+def _check_field_spec(spec: Any) -> Any:
+    """Check a firestoreWrite mapping value: a value spec, or a field transform whose operands are value specs."""
+    transform = field_transform(spec)
+    if transform is None:
+        return _check_value_spec(spec)
+
+    kind, operand = transform
+    if kind == "serverTimestamp":
+        if operand is not True:
+            raise ValueError('serverTimestamp takes true; write {"serverTimestamp": true}')
+    elif kind == "increment":
+        is_literal = isinstance(operand, dict) and set(operand) == {"literal"}
+        if isinstance(operand, (bool, list)) or operand is None or (isinstance(operand, dict) and not is_literal):
+            raise ValueError(
+                f"increment takes a number or a value spec that resolves to one, not {operand!r}; "
+                'write {"increment": "delta"} or {"increment": 1}'
+            )
+        _check_value_spec(operand)
+    else:
+        if not isinstance(operand, list) or not operand:
+            raise ValueError(f'{kind} takes a non-empty list of value specs; write {{"{kind}": ["sku"]}}')
+        for element in operand:
+            _check_value_spec(element)
+    return spec
+
+
+class ActionBase(ConfigModel):
+    """What every action accepts: an id, an event type filter and the model fields it needs."""
+
+    id: str | None = Field(None, description="key of the action's record on the event; default {index}_{type}")
+    event_types: list[str] | None = Field(
+        None, description="run only for these event types; for others the action is recorded as skipped",
+    )
+    required: list[str] = Field(
+        default_factory=list,
+        description="model fields this action needs; a missing or null one fails the event with a PermanentError",
+    )
+
+    @field_validator("id")
+    @classmethod
+    def _action_id(cls, value: str | None) -> str | None:
+        if value is not None and not ACTION_ID.match(value):
+            raise ValueError(
+                f"action id {value!r} must be 1 to 100 letters, digits, '_' or '-', "
+                "because it becomes a Firestore document id and field name"
+            )
+        return value
+
+    def secret_names(self) -> list[str]:
+        """Return the environment variables holding secrets this action reads in the worker."""
+        return []
+
+    def templates(self) -> list[str]:
+        """Return the templates whose ``{name}`` placeholders must be event names or model fields."""
+        return []
+
+
+class FirestoreWriteAction(ActionBase):
+    """Write the model, or mapped values and field transforms, to a Firestore document.
+
+    ``saveToCloud`` is the original name of this action type and stays an
+    alias of ``firestoreWrite``, with the same behaviour.
+    """
+
+    type: Literal["saveToCloud", "firestoreWrite"]
     collection: str
-    mapping: Literal["direct"] | dict[str, ValueSpec] = "direct"
+    # Each value is a value spec or a field transform, checked by _mapping_values so errors name the field.
+    mapping: Literal["direct"] | dict[str, Any] = "direct"
     document_id: str = "{eventId}"
-    write: Literal["set", "merge"] = "merge"
+    write: Literal["set", "merge", "update"] = Field(
+        "merge",
+        description="set replaces the document, merge changes the mapped fields, update changes an existing "
+                    "document only and fails the event when it is missing",
+    )
     order_by: str | None = Field(
         None, description="model field (timestamp or version); an event older than the stored document is skipped",
     )
@@ -104,17 +211,187 @@ class SaveToCloudAction(ConfigModel):
             )
         return path
 
+    @field_validator("mapping")
+    @classmethod
+    def _mapping_values(cls, mapping):
+        if mapping == "direct":
+            return mapping
+        for name, spec in mapping.items():
+            try:
+                _check_field_spec(spec)
+            except ValueError as error:
+                raise ValueError(f"field {name!r}: {error}") from None
+        return mapping
 
-class CustomAction(ConfigModel):
+    @field_validator("document_id")
+    @classmethod
+    def _document_id(cls, template: str) -> str:
+        if not template or "/" in template:
+            raise ValueError(
+                f"documentId {template!r} must be one path segment without '/'; "
+                "put parent documents in collection, such as 'users/{uid}/orders'"
+            )
+        return template
+
+    @model_validator(mode="after")
+    def _mapping_fits_write_mode(self):
+        if self.mapping == "direct":
+            return self
+        for name, spec in self.mapping.items():
+            if not name or RESERVED_FIELD_NAME.match(name):
+                raise ValueError(f"mapping field name {name!r} is empty or of the reserved form __name__; rename it")
+            transform = field_transform(spec)
+            if transform is None:
+                continue
+            kind = transform[0]
+            if not TRANSFORM_FIELD_NAME.match(name):
+                raise ValueError(
+                    f"mapping.{name}: a field with {kind} must be named with letters, digits or '_', "
+                    "starting with a letter or '_', because transforms apply to top-level fields with plain names"
+                )
+            if self.write == "set" and kind in STORED_VALUE_TRANSFORMS:
+                raise ValueError(
+                    f"mapping.{name}: {kind} needs write 'merge' or 'update', because 'set' replaces the "
+                    "document and the field would start from nothing"
+                )
+        if self.order_by and self.order_by not in self.mapping:
+            raise ValueError(
+                f"orderBy {self.order_by!r} is not a mapping field, so the stored document would never hold it; "
+                f"add \"{self.order_by}\": \"{self.order_by}\" to mapping"
+            )
+        return self
+
+    def templates(self) -> list[str]:
+        return [self.collection, self.document_id]
+
+
+# The original name of FirestoreWriteAction; configs may still say "type": "saveToCloud".
+SaveToCloudAction = FirestoreWriteAction
+
+
+class CustomAction(ActionBase):
     """Call a Python function registered with ``@acehooks.action(name)`` in functions/actions.py."""
 
     type: Literal["customAction"]
-    id: str | None = None
     name: str
     params: dict[str, ValueSpec] = Field(default_factory=dict)
 
 
-ActionConfig = Annotated[Union[SaveToCloudAction, CustomAction], Field(discriminator="type")]
+class SendgridEmailAction(ActionBase):
+    """Send one email through SendGrid's v3 mail send API: plain content or a dynamic template."""
+
+    type: Literal["sendgridEmail"]
+    to: ValueSpec = Field(description="one address or a list of addresses")
+    from_: ValueSpec | None = Field(None, alias="from", description="sender address; default ACEHOOKS_EMAIL_FROM")
+    from_name: ValueSpec | None = None
+    reply_to: ValueSpec | None = None
+    subject: ValueSpec | None = None
+    text: ValueSpec | None = None
+    html: ValueSpec | None = None
+    template_id: ValueSpec | None = Field(None, description="a dynamic template id (d-...)")
+    template_data: dict[str, ValueSpec] = Field(default_factory=dict, description="the template's variables")
+    api_key_env: str = Field("SENDGRID_API_KEY", description="environment variable holding the SendGrid API key")
+
+    @field_validator("api_key_env")
+    @classmethod
+    def _api_key_env(cls, name: str) -> str:
+        return _check_env_name(name, "apiKeyEnv")
+
+    @model_validator(mode="after")
+    def _content_or_template(self):
+        has_content = self.text is not None or self.html is not None
+        if self.template_id is not None:
+            if has_content:
+                raise ValueError("set templateId or text/html, not both; the template supplies the content")
+            return self
+        if self.template_data:
+            raise ValueError("templateData needs templateId; set the dynamic template's id")
+        if self.subject is None or not has_content:
+            raise ValueError("without templateId, set subject and text or html")
+        return self
+
+    def secret_names(self) -> list[str]:
+        return [self.api_key_env]
+
+
+class HttpRequestAction(ActionBase):
+    """Send the event payload, the model or a mapped body to a URL, optionally signed as Standard Webhooks."""
+
+    type: Literal["httpRequest"]
+    url: str = Field(description="template; placeholders may appear in the path and query, never in the host")
+    method: Literal[HTTP_METHODS] = "POST"
+    body: Literal["payload", "model"] | dict[str, ValueSpec] = Field(
+        "payload", description="payload (default), model, or a map of value specs; GET sends no body",
+    )
+    headers: dict[str, ValueSpec] = Field(default_factory=dict)
+    header_env: dict[str, str] = Field(
+        default_factory=dict, description="header name to the environment variable holding its value (credentials)",
+    )
+    timeout_seconds: float = Field(10, gt=0, le=MAX_TIMEOUT_SECONDS, description="seconds; default 10")
+    signing_secret_env: str | None = Field(
+        None, description="environment variable holding a whsec_ secret; signs the request as Standard Webhooks",
+    )
+
+    @field_validator("url")
+    @classmethod
+    def _url_origin_is_fixed(cls, url: str) -> str:
+        if not URL_ORIGIN.match(url):
+            raise ValueError(
+                f"url {url!r} must start with http:// or https:// and a host without placeholders, "
+                "so an event's values cannot choose where the request goes"
+            )
+        return url
+
+    @field_validator("header_env")
+    @classmethod
+    def _header_env_names(cls, names: dict[str, str]) -> dict[str, str]:
+        for header, name in names.items():
+            _check_env_name(name, f"headerEnv.{header}")
+        return names
+
+    @field_validator("signing_secret_env")
+    @classmethod
+    def _signing_secret_env(cls, name: str | None) -> str | None:
+        return None if name is None else _check_env_name(name, "signingSecretEnv")
+
+    @model_validator(mode="after")
+    def _header_rules(self):
+        for header in [*self.headers, *self.header_env]:
+            if not HEADER_NAME.match(header):
+                raise ValueError(f"header name {header!r} is not a valid HTTP header name")
+            if header.lower() in RESERVED_HEADERS:
+                raise ValueError(f"header {header!r} is set by the action itself; remove it")
+        for header in self.headers:
+            lowered = header.lower()
+            if lowered in SECRET_HEADERS or any(word in lowered for word in SECRET_HEADER_WORDS):
+                raise ValueError(
+                    f"headers.{header} looks like a credential; keep it out of config files: put the value in an "
+                    f"environment variable and write \"headerEnv\": {{\"{header}\": \"VARIABLE_NAME\"}}"
+                )
+        both = sorted({header.lower() for header in self.headers} & {header.lower() for header in self.header_env})
+        if both:
+            raise ValueError(f"headers {', '.join(both)} are set in both headers and headerEnv; keep one")
+        if self.method == "GET" and isinstance(self.body, dict):
+            raise ValueError("a GET request sends no body; remove body or use POST")
+        return self
+
+    def secret_names(self) -> list[str]:
+        names = list(self.header_env.values())
+        if self.signing_secret_env:
+            names.append(self.signing_secret_env)
+        return names
+
+    def templates(self) -> list[str]:
+        return [self.url]
+
+
+ACTION_MODELS = (FirestoreWriteAction, CustomAction, SendgridEmailAction, HttpRequestAction)
+ActionConfig = Annotated[Union[ACTION_MODELS], Field(discriminator="type")]
+
+
+def action_secret_names(actions) -> list[str]:
+    """Return the secret variables the worker reads for ``actions``, each once, in order."""
+    return list(dict.fromkeys(name for action in actions for name in action.secret_names()))
 
 
 class EndpointConfig(ConfigModel):

@@ -1,9 +1,15 @@
 """A local stand-in for SendGrid's v3 mail send API that keeps every message it accepts.
 
 ``POST /v3/mail/send`` answers 202 like SendGrid and stores the message;
-``GET /messages`` lists the stored messages; ``DELETE /messages`` clears them.
-``POST /control`` with ``{"failures": [500, 429]}`` makes the next sends
-answer those statuses, so tests can exercise retries.
+``GET /messages`` lists the stored messages (``?to=`` and ``?templateId=``
+filter them); ``DELETE /messages`` clears them. ``POST /control`` with
+``{"failures": [500, 429]}`` makes the next sends answer those statuses, so
+tests can exercise retries.
+
+Each stored record holds the request body as ``message`` and, read from it,
+``to`` (every recipient address), ``subject``, ``templateId`` and
+``templateData`` (the first personalization's dynamic_template_data), so a
+dynamic template message can be checked without its rendered content.
 """
 
 import argparse
@@ -12,6 +18,7 @@ import threading
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 
 class MailStore:
@@ -25,8 +32,9 @@ class MailStore:
 
     def add(self, message: dict) -> str:
         message_id = uuid.uuid4().hex
+        record = {"id": message_id, "message": message, **_summary(message)}
         with self.lock:
-            self.messages.append({"id": message_id, "message": message})
+            self.messages.append(record)
             if self.directory:
                 path = self.directory / f"{len(self.messages):05d}-{message_id}.json"
                 path.write_text(json.dumps(message, indent=2))
@@ -53,11 +61,18 @@ def _make_handler(store: MailStore):
             return json.loads(self.rfile.read(length) or b"null")
 
         def do_GET(self):
-            if self.path == "/messages":
-                with store.lock:
-                    self._send_json(200, list(store.messages))
-            else:
+            url = urlsplit(self.path)
+            if url.path != "/messages":
                 self._send_json(404, {"errors": [{"message": f"no route {self.path}"}]})
+                return
+            query = parse_qs(url.query)
+            with store.lock:
+                found = list(store.messages)
+            if "to" in query:
+                found = [record for record in found if set(query["to"]) & set(record["to"])]
+            if "templateId" in query:
+                found = [record for record in found if record["templateId"] in query["templateId"]]
+            self._send_json(200, found)
 
         def do_DELETE(self):
             if self.path == "/messages":
@@ -106,21 +121,50 @@ def _make_handler(store: MailStore):
     return Handler
 
 
+def _summary(message: dict) -> dict:
+    """Return the fields a test looks up in a stored message: recipients, subject, template id and data."""
+    personalizations = message.get("personalizations") or [{}]
+    return {
+        "to": [recipient.get("email") for personalization in personalizations
+               for recipient in personalization.get("to") or []],
+        "subject": message.get("subject"),
+        "templateId": message.get("template_id"),
+        "templateData": personalizations[0].get("dynamic_template_data"),
+    }
+
+
 def _check_message(message) -> list[str]:
     """Return what SendGrid would reject in a mail send body (the checks that matter here)."""
     if not isinstance(message, dict):
         return ["body must be a JSON object"]
     problems = []
     personalizations = message.get("personalizations")
-    if not personalizations or not all(p.get("to") for p in personalizations):
+    if (not isinstance(personalizations, list) or not personalizations
+            or not all(isinstance(p, dict) and p.get("to") for p in personalizations)):
         problems.append("personalizations with at least one 'to' are required")
+        personalizations = []
+    for index, personalization in enumerate(personalizations):
+        if not all(isinstance(r, dict) and r.get("email") for r in personalization["to"]):
+            problems.append(f"personalizations[{index}].to entries need an email")
+        data = personalization.get("dynamic_template_data")
+        if data is not None and not isinstance(data, dict):
+            problems.append(f"personalizations[{index}].dynamic_template_data must be an object")
+        if data is not None and not str(message.get("template_id") or "").startswith("d-"):
+            problems.append("dynamic_template_data needs a dynamic template: template_id starting with 'd-'")
     if not (message.get("from") or {}).get("email"):
         problems.append("from.email is required")
-    if not message.get("template_id"):
-        if not message.get("subject"):
-            problems.append("subject is required unless template_id is set")
-        if not message.get("content"):
-            problems.append("content is required unless template_id is set")
+
+    if message.get("template_id"):
+        return problems
+    if not message.get("subject"):
+        problems.append("subject is required unless template_id is set")
+    content = message.get("content")
+    if not content:
+        problems.append("content is required unless template_id is set")
+    elif not all(isinstance(part, dict) and part.get("type") and part.get("value") for part in content):
+        problems.append("each content entry needs a type and a non-empty value")
+    elif any(part["type"] == "text/plain" for part in content) and content[0]["type"] != "text/plain":
+        problems.append("text/plain content must come first")
     return problems
 
 

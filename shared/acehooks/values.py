@@ -1,5 +1,8 @@
 """One rule for every value an action reads from an event: action params, mappings and templates.
 
+Every action type reads through this module: customAction params,
+firestoreWrite mappings (and the operands of their field transforms),
+sendgridEmail fields and templateData, httpRequest bodies and headers.
 A value spec is resolved against the event like this:
 
 * a string equal to a model field name is that field's value;
@@ -8,12 +11,15 @@ A value spec is resolved against the event like this:
   would otherwise read as a field name or a path);
 * anything else (other strings, numbers, booleans, lists, maps) is itself.
 
-Templates (document ids, paths) replace each ``{name}`` with ``eventId``,
-``eventType``, ``endpoint`` or a model field of that name.
+Templates (collection paths, document ids, httpRequest URLs) replace each
+``{name}`` with ``eventId``, ``eventType``, ``endpoint`` or a model field of
+that name. The action passes each filled-in value through its own ``quote``
+function: a Firestore path rejects a value containing ``/``, and a URL
+percent-encodes it, so an event's values cannot change the path's shape.
 """
 
 import re
-from typing import Any
+from typing import Any, Callable
 
 from . import jsonpaths
 
@@ -48,10 +54,12 @@ def template_names(template: str) -> list[str]:
     return PLACEHOLDER.findall(template)
 
 
-def render_template(template: str, event: dict, model: dict) -> str:
+def render_template(template: str, event: dict, model: dict, quote: Callable[[str], str] | None = None) -> str:
     """Fill ``{name}`` placeholders from the event's id, type and endpoint, then the model.
 
-    Raises KeyError naming the placeholder when it has no value.
+    ``quote``, when given, receives each value as a string and returns what
+    is inserted; it may raise ValueError to reject the value. Raises KeyError
+    naming the placeholder when it has no value.
     """
 
     def replace(match: re.Match) -> str:
@@ -59,6 +67,6 @@ def render_template(template: str, event: dict, model: dict) -> str:
         value = event.get(name) if name in EVENT_NAMES else model.get(name)
         if value is None or value == "":
             raise KeyError(f"template {template!r}: {{{name}}} has no value for this event")
-        return str(value)
+        return str(value) if quote is None else quote(str(value))
 
     return PLACEHOLDER.sub(replace, template)

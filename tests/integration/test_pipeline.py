@@ -182,3 +182,37 @@ def test_unknown_path_is_404(base_url):
     response = requests.post(f"{base_url}/no_such_endpoint", data=b"{}", timeout=10)
 
     assert response.status_code == 404
+
+
+def test_duplicate_of_unqueued_event_enqueues_it(base_url, db, mail, unique_id):
+    from acehooks import events
+
+    event_id = f"evt_{unique_id}"
+    email = f"heal-{unique_id}@example.com"
+    body = stripe_event(event_id, email)
+    # A crash between the store and the enqueue leaves exactly this: a received event with no task.
+    stored = events.new_event("stripe_webhook", event_id, "checkout.session.completed", events.RECEIVED,
+                              retention_days=1, model={"customerEmail": email, "sessionId": f"cs_test_{event_id}",
+                                                       "amountTotal": 3000, "currency": "usd"},
+                              payload={"id": event_id})
+    event_ref(db, "stripe_webhook", event_id).create(stored)
+
+    response = post_stripe(base_url, body)
+
+    assert response.status_code == 200
+    assert response.json() == {"status": "duplicate", "eventId": event_id}
+    assert wait_for_status(db, "stripe_webhook", event_id, "succeeded")
+    assert len(wait_for(lambda: mail.messages(to=email))) == 1
+
+
+def test_invalid_record_replaced_by_valid_delivery(base_url, db, unique_id):
+    event_id = f"evt_{unique_id}"
+    broken = stripe_event(event_id).replace(b'"email": "stripe@example.com"', b'"email": null')
+    assert post_stripe(base_url, broken).status_code == 422
+
+    # The provider retries the same event once the data (or the endpoint's config) is fixed.
+    response = post_stripe(base_url, stripe_event(event_id))
+
+    assert response.status_code == 200
+    assert response.json()["status"] == "accepted"
+    assert wait_for_status(db, "stripe_webhook", event_id, "succeeded")

@@ -10,6 +10,8 @@ def run(action, context: ActionContext, writes):
 
     The function's own Firestore writes are not part of ``writes``; only its
     record is committed with the guard that keeps it from being recorded twice.
+    For a side effect that must not repeat when the action runs again, the
+    function wraps it in ``context.once(key, function)``.
     """
     context.params = values.resolve_params(action.params, context.model, context.payload)
     return get_action(action.name)(context)
