@@ -14,6 +14,10 @@ serves a load, and VmHWM is read from /proc for the gunicorn worker process.
 Import time: ``python -X importtime`` of functions/main.py, after
 functions-framework's own imports, as it happens in a deployed function.
 
+With ``--proposed``, a fourth kind, ``product_ingest_proposed``, runs the
+ingest from the copy of acehooks that bench/proposed_package.py builds, and
+the import times are measured for that copy too.
+
 Run from the repository root: ``.venv/bin/python bench/coldstart.py``.
 """
 
@@ -31,6 +35,7 @@ from pathlib import Path
 from common import (BENCH_DIR, BENCH_PORTS, COLD_START_PORT, ENDPOINT, PROCESS_PORTS, PRODUCT_QUEUE, ROOT,
                     BASELINE_QUEUE, git_revision, machine, process_tree_peak_rss, run_load, set_queue_state,
                     signed_requests, start_stack, write_result)
+from proposed_package import build as build_proposed_package
 from worker import store_received_events, task_requests
 
 FUNCTIONS_FRAMEWORK = str(Path(sys.executable).parent / "functions-framework")
@@ -101,14 +106,19 @@ def first_request(kind: str, stack, doc_ids: list[str]) -> tuple[str, bytes, dic
     return "/", b"{}", {"Content-Type": "application/json"}
 
 
-def measure_cold_starts(stack, trials: int, doc_ids: list[str], log_dir: Path) -> dict:
-    timings: dict[str, list[dict]] = {kind: [] for kind in KINDS}
-    order = list(KINDS)
+def measure_cold_starts(stack, trials: int, doc_ids: list[str], log_dir: Path, proposed_path: Path | None) -> dict:
+    kinds = dict(KINDS)
+    environments = dict.fromkeys(kinds, stack.env)
+    if proposed_path is not None:
+        kinds["product_ingest_proposed"] = KINDS["product_ingest"]
+        environments["product_ingest_proposed"] = {**stack.env, "PYTHONPATH": str(proposed_path)}
+    timings: dict[str, list[dict]] = {kind: [] for kind in kinds}
+    order = list(kinds)
     for trial in range(trials):
         for kind in (order if trial % 2 == 0 else order[::-1]):
-            path, body, headers = first_request(kind, stack, doc_ids)
+            path, body, headers = first_request(kind.removesuffix("_proposed"), stack, doc_ids)
             started = time.perf_counter()
-            process = start_function(KINDS[kind], COLD_START_PORT, stack.env, log_dir / f"cold-{kind}.log")
+            process = start_function(kinds[kind], COLD_START_PORT, environments[kind], log_dir / f"cold-{kind}.log")
             try:
                 answered, status = first_ok(COLD_START_PORT, path, body, headers, process)
             finally:
@@ -123,7 +133,7 @@ def measure_cold_starts(stack, trials: int, doc_ids: list[str], log_dir: Path) -
                          "max_seconds": seconds[-1], "trials": runs}
     baseline = summary["baseline"]["median_seconds"]
     summary["ratios"] = {kind: round(summary[kind]["median_seconds"] / baseline, 3)
-                         for kind in ("product_ingest", "product_worker")}
+                         for kind in kinds if kind != "baseline"}
     return summary
 
 
@@ -159,8 +169,24 @@ def measure_memory(stack, doc_ids: list[str], log_dir: Path) -> dict:
 IMPORT_LINE = re.compile(r"import time:\s+(\d+) \|\s+(\d+) \|( *)(\S+)")
 
 
+IMPORT_REPEATS = 5
+
+
 def import_times(env: dict) -> dict:
-    """Run ``python -X importtime`` on functions/main.py after functions-framework's imports; return the top entries."""
+    """Run ``python -X importtime`` on functions/main.py after functions-framework's imports, IMPORT_REPEATS times.
+
+    Totals are medians over the runs; the largest packages come from the run with the median total.
+    """
+    runs = sorted((_import_time_once(env) for _ in range(IMPORT_REPEATS)), key=lambda run: run["main_total_ms"])
+    median_run = runs[len(runs) // 2]
+    return {
+        **median_run,
+        "main_total_ms_runs": [run["main_total_ms"] for run in runs],
+        "first_request_imports_total_ms": sorted(run["first_request_imports_total_ms"] for run in runs)[len(runs) // 2],
+    }
+
+
+def _import_time_once(env: dict) -> dict:
     script = ("import functions_framework, flask, sys; print('--- main ---', file=sys.stderr, flush=True); "
               "sys.path.insert(0, 'functions'); import main; print('--- request ---', file=sys.stderr, flush=True); "
               "from google.cloud import firestore, tasks_v2")
@@ -193,6 +219,7 @@ def import_times(env: dict) -> dict:
     return {
         "main_total_ms": top_level_total(sections["main"]),
         "main_top": largest(sections["main"], 25),
+        "main_modules": sorted({entry["module"].split(".")[0] for entry in sections["main"]}),
         "first_request_imports_total_ms": top_level_total(sections["request"]),
         "first_request_top": largest(sections["request"], 10),
         "framework_total_ms": top_level_total(sections["framework"]),
@@ -202,7 +229,10 @@ def import_times(env: dict) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=5, help="cold starts per kind")
+    parser.add_argument("--proposed", action="store_true",
+                        help="also measure the package copy with the proposed import changes")
     args = parser.parse_args()
+    proposed_path = build_proposed_package() if args.proposed else None
 
     info = machine()
     started = time.time()
@@ -210,11 +240,15 @@ def main() -> None:
     try:
         for queue in (PRODUCT_QUEUE, BASELINE_QUEUE):
             set_queue_state(queue, running=False)
-        doc_ids = store_received_events(stack, f"{time.strftime('%H%M%S')}cold", args.trials + MEMORY_WORKER_EVENTS + 5)
+        doc_ids = store_received_events(stack, f"{time.strftime('%H%M%S')}cold",
+                                        args.trials + MEMORY_WORKER_EVENTS + 5)
         set_queue_state(PRODUCT_QUEUE, running=False, purge=True)
-        imports = import_times(stack.env)
-        print(f"  import of functions/main.py: {imports['main_total_ms']} ms", flush=True)
-        cold = measure_cold_starts(stack, args.trials, doc_ids, stack.log_dir)
+        imports = {"current": import_times(stack.env)}
+        if proposed_path is not None:
+            imports["proposed"] = import_times({**stack.env, "PYTHONPATH": str(proposed_path)})
+        for variant, times in imports.items():
+            print(f"  import of functions/main.py ({variant}): {times['main_total_ms']} ms", flush=True)
+        cold = measure_cold_starts(stack, args.trials, doc_ids, stack.log_dir, proposed_path)
         memory = measure_memory(stack, doc_ids, stack.log_dir)
         path = write_result("coldstart", {
             "script": "bench/coldstart.py", "revision": git_revision(), "machine": info,

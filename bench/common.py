@@ -7,6 +7,7 @@ import itertools
 import json
 import os
 import platform
+import signal
 import statistics
 import subprocess
 import sys
@@ -20,10 +21,12 @@ BENCH_DIR = ROOT / "bench"
 RESULTS_DIR = BENCH_DIR / "results"
 STRIPE_SAMPLE = ROOT / "emulator_data" / "stripe" / "checkout.session.completed.json"
 
-# Ports on 127.0.0.1 that the benchmarks use; the tests use ACEHOOKS_TEST_PORT_BASE plus offsets up to 700.
-BENCH_PORTS = {"functions": 20301, "mail": 20325, "firestore": 20380, "tasks": 20390}
-COLD_START_PORT = 20311
-PROCESS_PORTS = (20312, 20313, 20314)
+# Ports on 127.0.0.1 that the benchmarks use, as offsets from ACEHOOKS_BENCH_PORT_BASE (default 20300).
+# The tests use ACEHOOKS_TEST_PORT_BASE (default 15000) plus offsets up to 700, so the two can run side by side.
+PORT_BASE = int(os.environ.get("ACEHOOKS_BENCH_PORT_BASE", "20300"))
+BENCH_PORTS = {"functions": PORT_BASE + 1, "mail": PORT_BASE + 25, "firestore": PORT_BASE + 80, "tasks": PORT_BASE + 90}
+COLD_START_PORT = PORT_BASE + 11
+PROCESS_PORTS = (PORT_BASE + 12, PORT_BASE + 13, PORT_BASE + 14)
 
 ENDPOINT = "stripe_webhook"
 PRODUCT_QUEUE = "stripe-webhook"
@@ -202,6 +205,8 @@ def start_stack(count_ops_file: Path | None = None):
             self._spawn("mail", command, self.ports.mail)
 
     scrub_environment()
+    # `timeout` and CI send SIGTERM; turning it into SystemExit runs the callers' `finally: stack.stop()`.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     stack = BenchStack(ROOT, ports=Ports(**BENCH_PORTS), log_dir=ROOT / ".acehooks" / "bench-logs")
     for log in stack.log_dir.glob("*.log"):
         log.unlink()

@@ -126,6 +126,28 @@ def timeline(events, doc_ids: list[str]) -> dict:
     return {"received_to_claimed": summarize(queued), "claimed_to_completed": summarize(working)}
 
 
+def log_bytes_per_event(log_path, doc_ids: set[str]) -> dict:
+    """Count the JSON log lines and bytes the functions wrote about the given events, per event.
+
+    Ingest lines name the event by ``eventId``; the worker's lines carry ``docId``.
+    """
+    from acehooks import ids
+
+    lines = total_bytes = 0
+    with open(log_path, "rb") as log:
+        for raw in log:
+            if not raw.startswith(b"{"):
+                continue
+            entry = json.loads(raw)
+            doc_id = entry.get("docId") or (ids.event_doc_id(entry["endpoint"], entry["eventId"])
+                                            if entry.get("endpoint") and entry.get("eventId") else None)
+            if doc_id in doc_ids:
+                lines += 1
+                total_bytes += len(raw)
+    events = max(1, len(doc_ids))
+    return {"lines_per_event": round(lines / events, 2), "bytes_per_event": round(total_bytes / events, 1)}
+
+
 def measure_end_to_end(stack, sequential: int, burst: int, burst_concurrency: int, run_id: str) -> dict:
     """Time POST to a listener seeing ``succeeded``: one event at a time, then a burst posted at once."""
     from acehooks import ids
@@ -151,6 +173,7 @@ def measure_end_to_end(stack, sequential: int, burst: int, burst_concurrency: in
         watch.close()
 
     phases = timeline(events, doc_ids)
+    log_bytes = log_bytes_per_event(stack.log_dir / "functions.log", set(doc_ids))
 
     burst_requests = signed_requests(f"{run_id}burst", burst, secret)
     watches = [SucceededWatch(events.document(ids.event_doc_id(ENDPOINT, json.loads(body)["id"])))
@@ -168,7 +191,7 @@ def measure_end_to_end(stack, sequential: int, burst: int, burst_concurrency: in
 
     return {
         "sequential": {**summarize(latencies), "timeouts": timeouts,
-                       "ingest_response": summarize(ingest_latencies), **phases},
+                       "ingest_response": summarize(ingest_latencies), **phases, "log": log_bytes},
         "burst": {**summarize(burst_latencies), "events": burst, "concurrency": burst_concurrency,
                   "posted_in_seconds": round(outcome.elapsed_seconds, 2),
                   "all_succeeded_after_seconds": round(max(burst_latencies), 2) if burst_latencies else None,

@@ -156,13 +156,17 @@ def command_validate(args) -> int:
 def command_dev(args) -> int:
     """Run the local stack until Ctrl-C or SIGTERM."""
     from .localstack import LocalStack
+    from .seeds import DEFAULT_SEEDS_FILE, seed_emulator
 
     stack = LocalStack(Path.cwd())
     signal.signal(signal.SIGTERM, lambda signum, frame: (_ for _ in ()).throw(KeyboardInterrupt()))
     try:
         stack.start()
         stack.write_env_file()
+        seeded = seed_emulator(stack.env["FIRESTORE_EMULATOR_HOST"], stack.env["ACEHOOKS_PROJECT"],
+                               stack.root / DEFAULT_SEEDS_FILE)
         print(stack.describe(), flush=True)
+        print(f"loaded {len(seeded)} seed document(s) from {DEFAULT_SEEDS_FILE}", flush=True)
         print("local stack running; press Ctrl-C to stop", flush=True)
         while all(process.poll() is None for process in stack.processes.values()):
             time.sleep(0.5)

@@ -100,7 +100,8 @@ SECRET_HEADER_WORDS = ("secret", "token", "password", "api-key", "apikey", "sign
 RESERVED_HEADERS = ("host", "content-length", "webhook-id", "webhook-timestamp", "webhook-signature")
 # Scheme and host of a URL template; placeholders may follow only after them.
 URL_ORIGIN = re.compile(r"^https?://[^/?#{}\s]+(?:[/?#]|$)")
-MAX_TIMEOUT_SECONDS = 300  # the worker holds a 300 s lease by default, so a request must end well inside it
+# Seconds; the worker's default lease is also 300 s, and a longer request would outlive the worker's hold on the event.
+MAX_TIMEOUT_SECONDS = 300
 
 
 def _check_env_name(name: str, field: str) -> str:
@@ -149,7 +150,7 @@ def _check_field_spec(spec: Any) -> Any:
 
 
 class ActionBase(ConfigModel):
-    """What every action accepts: an id, an event type filter and the model fields it needs."""
+    """The keys every action accepts: an id, an event type filter and the model fields it needs."""
 
     id: str | None = Field(None, description="key of the action's record on the event; default {index}_{type}")
     event_types: list[str] | None = Field(
@@ -265,7 +266,7 @@ class FirestoreWriteAction(ActionBase):
         return [self.collection, self.document_id]
 
 
-# The original name of FirestoreWriteAction; configs may still say "type": "saveToCloud".
+# The original name of FirestoreWriteAction; configs may still use "type": "saveToCloud".
 SaveToCloudAction = FirestoreWriteAction
 
 
@@ -327,7 +328,10 @@ class HttpRequestAction(ActionBase):
     header_env: dict[str, str] = Field(
         default_factory=dict, description="header name to the environment variable holding its value (credentials)",
     )
-    timeout_seconds: float = Field(10, gt=0, le=MAX_TIMEOUT_SECONDS, description="seconds; default 10")
+    timeout_seconds: float = Field(
+        10, gt=0, le=MAX_TIMEOUT_SECONDS,
+        description="seconds to wait for the connection and for each read of the response; default 10",
+    )
     signing_secret_env: str | None = Field(
         None, description="environment variable holding a whsec_ secret; signs the request as Standard Webhooks",
     )
@@ -464,13 +468,17 @@ class EndpointConfig(ConfigModel):
         for index, action in enumerate(self.actions):
             if isinstance(action, SaveToCloudAction) and action.order_by and action.order_by not in self.model:
                 raise ValueError(f"actions[{index}].orderBy: {action.order_by!r} is not a model field; add it to model")
-            if isinstance(action, SaveToCloudAction):
-                for name in values.template_names(action.document_id) + values.template_names(action.collection):
+            for template in action.templates():
+                for name in values.template_names(template):
                     if name not in values.EVENT_NAMES and name not in self.model:
                         raise ValueError(
-                            f"actions[{index}]: placeholder {{{name}}} is neither eventId, eventType, endpoint "
-                            "nor a model field; add it to model"
+                            f"actions[{index}]: placeholder {{{name}}} in {template!r} is neither eventId, eventType, "
+                            "endpoint nor a model field; add it to model"
                         )
+            unknown_required = [name for name in action.required if name not in self.model]
+            if unknown_required:
+                raise ValueError(f"actions[{index}].required: {', '.join(unknown_required)} not in the model; "
+                                 "add them to model")
         return self
 
     def action_id(self, index: int) -> str:
@@ -504,3 +512,7 @@ class EndpointConfig(ConfigModel):
 
     def secret_names(self) -> list[str]:
         return [name for method in self.auth for name in method.secret_names()]
+
+    def action_secret_names(self) -> list[str]:
+        """Return the environment variables the worker reads secrets from for this endpoint's actions."""
+        return action_secret_names(self.actions)

@@ -262,9 +262,14 @@ class _Plan:
     def endpoint_secrets(self, config: EndpointConfig) -> list[str]:
         return list(dict.fromkeys(config.secret_names()))
 
+    def worker_secrets(self) -> list[str]:
+        """Return the secrets the worker's actions read: SendGrid's key and any apiKeyEnv, headerEnv or signing secret."""
+        names = [name for config in self.configs for name in config.action_secret_names()]
+        return list(dict.fromkeys([EMAIL_SECRET] + names))
+
     def all_secrets(self) -> list[str]:
         names = [name for config in self.configs for name in self.endpoint_secrets(config)]
-        return list(dict.fromkeys(names + [EMAIL_SECRET]))
+        return list(dict.fromkeys(names + self.worker_secrets()))
 
     def _base_env(self) -> dict[str, str]:
         return {"ACEHOOKS_PROJECT": self.project, "ACEHOOKS_REGION": self.region, **STAGED_ENVIRONMENT,
@@ -385,7 +390,8 @@ class _Plan:
         for config in self.configs:
             for secret in self.endpoint_secrets(config):
                 readers.setdefault(secret, []).append(self.ingest)
-        readers.setdefault(EMAIL_SECRET, []).append(self.worker_account)
+        for secret in self.worker_secrets():
+            readers.setdefault(secret, []).append(self.worker_account)
 
         lines = []
         for secret, members in readers.items():
@@ -434,9 +440,9 @@ class _Plan:
         env_without_url = {**self._base_env(), **self._email_env()}
         env = {**self._worker_env(), **self._email_env()}
         first_deploy = self._deploy(WORKER_ENTRY_POINT, WORKER_ENTRY_POINT, public=False, account=self.worker_account,
-                                    env=env_without_url, secrets=[EMAIL_SECRET], timeout_seconds=timeout_seconds)
+                                    env=env_without_url, secrets=self.worker_secrets(), timeout_seconds=timeout_seconds)
         deploy = self._deploy(WORKER_ENTRY_POINT, WORKER_ENTRY_POINT, public=False, account=self.worker_account,
-                              env=env, secrets=[EMAIL_SECRET], timeout_seconds=timeout_seconds)
+                              env=env, secrets=self.worker_secrets(), timeout_seconds=timeout_seconds)
         invoker = command("gcloud", "functions", "add-invoker-policy-binding", WORKER_ENTRY_POINT, *self._location(),
                           flag("member", f"serviceAccount:{self.invoker}"))
         reason = (

@@ -8,12 +8,12 @@ from pydantic import ValidationError
 from typing import get_args
 
 from .auth import AUTH_METHODS
-from .config import CustomAction, EndpointConfig, SaveToCloudAction
+from .config import ACTION_MODELS, EndpointConfig
 from .errors import ConfigError
 
 # pydantic puts the union member's tag in an error's location; the file already shows it.
-UNION_TAGS = {get_args(model.model_fields[key].annotation)[0]
-              for model, key in [(m, "method") for m in AUTH_METHODS] + [(SaveToCloudAction, "type"), (CustomAction, "type")]}
+UNION_TAGS = {tag for model, key in [(m, "method") for m in AUTH_METHODS] + [(m, "type") for m in ACTION_MODELS]
+              for tag in get_args(model.model_fields[key].annotation)}
 
 
 def _field_path(location: tuple) -> str:

@@ -14,6 +14,7 @@ def redact(text: str, endpoints: list[EndpointConfig] = ()) -> str:
     names = set(EXTRA_SECRET_VARIABLES)
     for endpoint in endpoints:
         names.update(endpoint.secret_names())
+        names.update(endpoint.action_secret_names())
     for name in names:
         value = os.environ.get(name)
         if value and len(value) >= 4:

@@ -16,11 +16,12 @@ import argparse
 import json
 import os
 import sys
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 from . import jsonpaths
-from .config import EndpointConfig, SaveToCloudAction
+from .config import EndpointConfig, SaveToCloudAction, field_transform
 from .errors import AcehooksError, PayloadError
 from .payloads import parse_body
 
@@ -69,6 +70,8 @@ def type_of(value: Any) -> str | None:
     """Return the Firestore type of a JSON value, or None for null."""
     if value is None:
         return None
+    if isinstance(value, datetime):
+        return "timestamp"
     if isinstance(value, bool):
         return "boolean"
     if isinstance(value, int):
@@ -163,6 +166,16 @@ def _spec_values(spec: Any, config: EndpointConfig, payloads: list[Any]) -> tupl
     Follows the value-spec rules of acehooks.values: a model field name, a
     ``$`` JSONPath, ``{"literal": X}``, or a constant.
     """
+    transform = field_transform(spec)
+    if transform is not None:
+        kind, operand = transform
+        if kind == "serverTimestamp":
+            return [datetime.now(timezone.utc)], "serverTimestamp"
+        if kind == "increment":
+            values, source = _spec_values(operand, config, payloads)
+            return values, f"increment by {source}"
+        elements = [_spec_values(item, config, payloads)[0] for item in operand]
+        return [[value for found in elements for value in found]], kind
     if isinstance(spec, dict) and set(spec) == {"literal"}:
         return [spec["literal"]], f"literal {json.dumps(spec['literal'])}"
     if isinstance(spec, str) and spec in config.model:

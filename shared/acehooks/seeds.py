@@ -8,12 +8,12 @@ are the documents' fields::
 Writing the same file again stores the same documents, so loading is
 idempotent. NOTE: on the local emulator (@firestore-emulator/server 0.3.15)
 set() keeps top-level fields that a document has and its seed lacks, where
-Firestore would remove them; a seed therefore resets the fields it names,
-and only those, on the emulator.
+Firestore removes them. So on the emulator a seed resets only the fields it names.
 """
 
 import json
 import logging
+import os
 from pathlib import Path
 
 from .errors import ConfigError
@@ -59,3 +59,29 @@ def load_seeds(db, path: Path | str = DEFAULT_SEEDS_FILE) -> list[str]:
         batch.commit()
     logger.info("loaded %d seed document(s) from %s", len(paths), path)
     return paths
+
+
+def seed_emulator(emulator_host: str, project: str, path: Path | str = DEFAULT_SEEDS_FILE) -> list[str]:
+    """Load a seeds file into the Firestore emulator at ``emulator_host`` (host:port) and return the paths written.
+
+    For ``acehooks dev``, whose own process does not point at the emulator.
+    A missing file loads nothing, because seeds are optional. Raises
+    ConfigError when the file is malformed.
+    """
+    from google.cloud import firestore
+
+    if not Path(path).is_file():
+        logger.info("no seeds file at %s; nothing loaded", path)
+        return []
+
+    # The client reads FIRESTORE_EMULATOR_HOST once, when it is created, so the variable is set only for that.
+    saved = os.environ.get("FIRESTORE_EMULATOR_HOST")
+    os.environ["FIRESTORE_EMULATOR_HOST"] = emulator_host
+    try:
+        db = firestore.Client(project=project)
+    finally:
+        if saved is None:
+            del os.environ["FIRESTORE_EMULATOR_HOST"]
+        else:
+            os.environ["FIRESTORE_EMULATOR_HOST"] = saved
+    return load_seeds(db, path)

@@ -3,11 +3,11 @@
 The API base URL comes from SENDGRID_API_BASE_URL, so the local stack and
 the tests point it at a local capture server instead of SendGrid.
 
-This module posts with ``requests`` instead of the ``sendgrid`` library: a
-mail send is one POST, ``requests`` is already a dependency, and calling it
-directly keeps the timeout, the base URL and the mapping of each HTTP status
-to a retry or a permanent failure in view here, where the library would add
-two packages and its own exception classes to translate.
+This module posts with ``requests`` instead of the ``sendgrid`` library,
+because a mail send is one POST and ``requests`` is already a dependency.
+Calling it directly keeps the timeout, the base URL and the mapping of each
+HTTP status to a retry or a permanent failure in view here. The library
+would add two packages and its own exception classes to translate.
 """
 
 import json
@@ -26,7 +26,7 @@ SENDER_ENV = "ACEHOOKS_EMAIL_FROM"
 SEND_PATH = "/v3/mail/send"
 TIMEOUT_SECONDS = 10
 MAX_RECIPIENTS = 1000  # SendGrid's limit of addresses in one personalization
-MAX_ADDRESS_CHARS = 320  # longest valid address: 64 local + '@' + 255 domain characters
+MAX_ADDRESS_CHARS = 320  # maximum address length: 64 local + '@' + 255 domain characters
 
 
 def check_address(value, field: str) -> str:
@@ -50,7 +50,7 @@ def recipient_list(value, field: str = "to") -> list[str]:
     if not addresses or value is None:
         raise PermanentError(f"{field} resolved to no address; map it to an email address or a list of them")
     if len(addresses) > MAX_RECIPIENTS:
-        raise PermanentError(f"{field} holds {len(addresses)} addresses; SendGrid accepts at most {MAX_RECIPIENTS}")
+        raise PermanentError(f"{field} contains {len(addresses)} addresses; SendGrid accepts at most {MAX_RECIPIENTS}")
     return [check_address(address, f"{field}[{index}]" if isinstance(value, list) else field)
             for index, address in enumerate(addresses)]
 
@@ -100,7 +100,7 @@ def send_message(message: dict, api_key_env: str = DEFAULT_API_KEY_ENV) -> dict:
     """Post one v3 mail send body and return the status and SendGrid's message id.
 
     Raises PermanentError when the API key variable is unset or SendGrid
-    answers a 4xx other than 429 (a retry would fail the same way), and
+    responds with a 4xx other than 429 (a retry would fail the same way), and
     ActionError on 429, 5xx or a network failure.
     """
     import requests

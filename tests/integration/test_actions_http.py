@@ -1,4 +1,4 @@
-"""The httpRequest action against a recording HTTP server on 127.0.0.1, which can answer chosen statuses.
+"""The httpRequest action against a recording HTTP server on 127.0.0.1, which can respond with chosen statuses.
 
 The endpoint is tests/fixtures/endpoints/action_http.json, whose URLs point
 at RECEIVER_PORT; each event type selects one of its actions.
@@ -23,7 +23,7 @@ SLOW_SECONDS = 2.5  # longer than the slow action's timeoutSeconds of 1
 
 
 class Receiver:
-    """Records every request; answers the statuses queued in ``statuses``, then 200."""
+    """Records every request; responds with the statuses queued in ``statuses``, then 200."""
 
     def __init__(self):
         self.requests: list[dict] = []

@@ -3,7 +3,7 @@
 functions/endpoints/erp_inventory.json updates ``products/{productId}``: a
 ``stock.level`` event sets the quantity (older sequences are skipped), a
 ``stock.adjustment`` event increments it by ``delta``, once per event.
-An app sees the change through a Firestore listener, as FlutterFlow does.
+An app receives the change through a Firestore listener, as FlutterFlow does.
 """
 
 import json
@@ -16,7 +16,7 @@ import pytest
 import requests
 
 from acehooks import ids
-from acehooks.seeds import load_seeds
+from acehooks.seeds import load_seeds, seed_emulator
 from conftest import ROOT, wait_for
 from helpers import event_doc, event_ref, post_token
 
@@ -153,7 +153,7 @@ def test_replay_skips_done_adjustment(base_url, db, product, unique_id):
 
 
 def test_replay_of_all_actions_applies_adjustment_again(base_url, db, product, unique_id):
-    # Documented behaviour: --all-actions asks for every action to run again, increments included.
+    # Documented behaviour: --all-actions runs every action again, increments included.
     event_id = f"replayall-{unique_id}"
     assert post_erp(base_url, adjustment(event_id, product, 2)).status_code == 200
     assert settled(db, event_id)["status"] == "succeeded"
@@ -221,7 +221,7 @@ def test_sample_batch_with_seeds(base_url, db):
     assert "products/SKU-1001" in load_seeds(db, ROOT / "emulator_data" / "seeds.json")
     assert load_seeds(db, ROOT / "emulator_data" / "seeds.json")  # a second load writes the same documents
 
-    sent = acehooks_cli("send", ENDPOINT, "emulator_data/erp/stock-levels.json", "--url", base_url)
+    sent = acehooks_cli("send", ENDPOINT, "emulator_data/erp_inventory/stock-levels.json", "--url", base_url)
 
     assert sent.returncode == 0, sent.stdout + sent.stderr
     answer = json.loads(sent.stdout.split("\n", 1)[1])
@@ -235,3 +235,14 @@ def test_sample_batch_with_seeds(base_url, db):
     assert first["name"] == "Espresso beans, 1 kg"
     assert second["quantity"] == 118
     assert second["stockSequence"] == 102
+
+
+def test_seed_emulator_for_dev(db, tmp_path, unique_id):
+    seeds = tmp_path / "seeds.json"
+    seeds.write_text(json.dumps({f"products/DEV-{unique_id}": {"quantity": 3}}))
+    host, project = os.environ["FIRESTORE_EMULATOR_HOST"], os.environ["ACEHOOKS_PROJECT"]
+
+    assert seed_emulator(host, project, seeds) == [f"products/DEV-{unique_id}"]
+    assert seed_emulator(host, project, tmp_path / "absent.json") == []
+    assert db.document(f"products/DEV-{unique_id}").get().to_dict() == {"quantity": 3}
+    assert os.environ["FIRESTORE_EMULATOR_HOST"] == host

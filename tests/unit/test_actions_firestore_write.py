@@ -69,8 +69,8 @@ def test_plain_and_increments_share_one_write():
                          stored=None)
 
     assert len(writes) == 1
-    how, data = writes[0]
-    assert how == "merge"
+    operation, data = writes[0]
+    assert operation == "merge"
     assert data["uid"] == "u1"
     assert isinstance(data["count"], Increment) and data["count"].value == 2
     assert isinstance(data["n"], Increment)
@@ -82,7 +82,7 @@ def test_each_other_transform_gets_its_own_write():
 
     writes = plan_writes("update", fields, stored={"tags": ["w"], "old": ["y", "z"]})
 
-    assert [how for how, _ in writes] == ["update"] * 5
+    assert [operation for operation, _ in writes] == ["update"] * 5
     assert writes[0][1] == {"count": 1}
     assert writes[1][1] == {"a": firestore.SERVER_TIMESTAMP}
     assert writes[2][1] == {"b": firestore.SERVER_TIMESTAMP}

@@ -24,7 +24,7 @@ PAYLOAD = {"id": "evt_1", "order": {"id": "o-1", "lines": [{"sku": "A-1"}]}, "no
 
 
 class Recorder(BaseHTTPRequestHandler):
-    """Answers with the next queued status (or 200), after ``delay_seconds``; records each request."""
+    """Responds with the next queued status (or 200), after ``delay_seconds``; records each request."""
 
     def log_message(self, format, *args):
         pass

@@ -17,7 +17,7 @@ PORT_RANGE = (19500, 19999)  # ports kept for this suite's own servers
 
 
 class Recorder(BaseHTTPRequestHandler):
-    """Answers POST with the next queued (status, headers, body), or 202; records each request on the server."""
+    """Responds to POST with the next queued (status, headers, body), or 202; records each request on the server."""
 
     def log_message(self, format, *args):
         pass
@@ -151,7 +151,7 @@ def test_recipient_list_limits():
     assert sendgrid_mail.recipient_list(["a@example.com", " b@example.com "]) == ["a@example.com", "b@example.com"]
     with pytest.raises(PermanentError, match="to resolved to no address"):
         sendgrid_mail.recipient_list(None)
-    with pytest.raises(PermanentError, match="to holds 1001 addresses; SendGrid accepts at most 1000"):
+    with pytest.raises(PermanentError, match="to contains 1001 addresses; SendGrid accepts at most 1000"):
         sendgrid_mail.recipient_list([f"r{index}@example.com" for index in range(1001)])
     with pytest.raises(PermanentError, match=r"to\[1\] 'nope' is not an email address"):
         sendgrid_mail.recipient_list(["a@example.com", "nope"])

@@ -223,7 +223,8 @@ def test_unknown_document_id_placeholder(tmp_path, config):
     assert file == str(path)
     assert field == "(top level)"
     assert text == (
-        "actions[0]: placeholder {orderId} is neither eventId, eventType, endpoint nor a model field; add it to model"
+        "actions[0]: placeholder {orderId} in '{orderId}' is neither eventId, eventType, endpoint nor a model field; "
+        "add it to model"
     )
 
 

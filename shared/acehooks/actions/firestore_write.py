@@ -9,8 +9,8 @@ The writes are shaped so that Firestore and the local emulator
 (@firestore-emulator/server 0.3.15) store the same result:
 
 * The emulator applies the transforms of one write only up to the first
-  one that is not an increment and drops the rest, so plain values and
-  increments go in one write and every other transform gets a write of its
+  one that is not an increment, and drops the rest. So plain values and
+  increments go in one write, and every other transform gets a write of its
   own, all in the same batch or transaction.
 * The emulator fails arrayUnion and arrayRemove on a field that holds no
   array, where Firestore writes the elements (or an empty array). So an
@@ -99,7 +99,7 @@ def resolve_field(name: str, spec: Any, context: ActionContext) -> Any:
             if item is None:
                 continue
             if isinstance(item, list):
-                raise PermanentError(f"mapping.{name}: {kind} element {element_spec!r} holds an array, and "
+                raise PermanentError(f"mapping.{name}: {kind} element {element_spec!r} contains an array, and "
                                      "Firestore does not store arrays inside arrays")
             elements.append(item)
     return Transform(kind, elements)
@@ -135,9 +135,9 @@ def union(stored: list, elements: list) -> list:
 
 
 def plan_writes(mode: str, fields: dict, stored: dict | None) -> list[tuple[str, dict]]:
-    """Split resolved fields into the writes to stage, as (how, data) with how set, merge or update.
+    """Split resolved fields into the writes to stage, as (operation, data) pairs.
 
-    ``stored`` is the document read before the write, or None when it was
+    ``operation`` is set, merge or update. ``stored`` is the document read before the write, or None when it was
     not read or does not exist. See the module docstring for why the writes
     are split and why array transforms on a non-array field become plain arrays.
     """
@@ -197,7 +197,7 @@ def stage(action: FirestoreWriteAction, context: ActionContext, writes) -> dict:
     """Add the action's writes to ``writes`` and return its result record.
 
     With ``orderBy``, an event older than the stored document writes nothing
-    and the result says so. Raises PermanentError for write ``update`` on a
+    and the result records the skip. Raises PermanentError for write ``update`` on a
     missing document, because update changes existing documents only.
     """
     path = target_path(action, context)
@@ -221,11 +221,11 @@ def stage(action: FirestoreWriteAction, context: ActionContext, writes) -> dict:
             return {"path": path, "skipped": True, "reason": "out_of_order",
                     "orderBy": action.order_by, "incoming": incoming, "stored": current}
 
-    for how, data in plan_writes(action.write, fields, stored):
-        if how == "update":
+    for operation, data in plan_writes(action.write, fields, stored):
+        if operation == "update":
             writes.update(target, data)
         else:
-            writes.set(target, data, merge=how == "merge")
+            writes.set(target, data, merge=operation == "merge")
 
     result = {"path": path, "write": action.write}
     transforms = {name: value.kind for name, value in fields.items() if isinstance(value, Transform)}

@@ -132,5 +132,5 @@ def run(action: HttpRequestAction, context: ActionContext, writes) -> dict:
         raise ActionError(f"{target} failed: {type(error).__name__}; will retry") from None
 
     check_status(response, target, "the request")
-    context.logger.info("%s answered %d", target, response.status_code, extra={"reason": "http_request_sent"})
+    context.logger.info("%s returned %d", target, response.status_code, extra={"reason": "http_request_sent"})
     return {"status": response.status_code, "method": action.method, "url": display_url(url), "webhookId": message_id}

@@ -1,10 +1,10 @@
-"""Rules shared by actions that call an HTTP API: which answers fail for good and which are retried."""
+"""Rules shared by actions that call an HTTP API: which responses fail for good and which are retried."""
 
 from urllib.parse import urlsplit, urlunsplit
 
 from ..errors import ActionError, PermanentError
 
-MAX_ERROR_BODY_CHARS = 300  # characters of a rejecting answer's body kept in the error
+MAX_ERROR_BODY_CHARS = 300  # characters of a rejecting response's body kept in the error
 
 
 def display_url(url: str) -> str:
@@ -20,12 +20,13 @@ def display_url(url: str) -> str:
 
 
 def check_status(response, service: str, rejected: str) -> None:
-    """Return for a 2xx answer; raise ActionError for 429 and 5xx, PermanentError for any other status.
+    """Return for a 2xx response; raise ActionError for 429 and 5xx, PermanentError for any other status.
 
-    ``service`` names who answered ("SendGrid", "POST https://..."), and
-    ``rejected`` what it rejected ("the message"). A 429 or 5xx may pass on
-    a later attempt; another 4xx or a redirect will not, because the request
-    would be the same.
+    ``service`` names who responded ("SendGrid", "POST https://..."), and
+    ``rejected`` what it rejected ("the message"). A 429 or 5xx may pass on a
+    later attempt, but another 4xx or a redirect will not, because the request
+    would be the same. The messages keep the word "answered", which existing
+    tests and log searches match.
     """
     status = response.status_code
     if 200 <= status < 300:

@@ -48,7 +48,7 @@ def build(action: SendgridEmailAction, context: ActionContext) -> dict:
 
 
 def run(action: SendgridEmailAction, context: ActionContext, writes) -> dict:
-    """Send the email and return SendGrid's answer; raises PermanentError or ActionError as send_message does."""
+    """Send the email and return SendGrid's status and message id; raises as send_message does."""
     message = build(action, context)
     if "content" in message and not message["content"]:
         raise PermanentError("text and html both resolved to nothing for this event; the email would be empty")
