@@ -1,7 +1,7 @@
 """Cold start, peak memory and import time of the functions, against bare baselines.
 
 Cold start: the time from starting ``functions-framework`` to the first 200
-answer, polling every 5 ms. Three kinds run in alternating order:
+response, polling every 5 ms. Three kinds run in alternating order:
 
 - ``product_ingest``: ``--target stripe_webhook --source functions/main.py``, a signed checkout event.
 - ``product_worker``: ``--target process_event --source functions/main.py``, an event stored as ``received``.
@@ -76,11 +76,11 @@ def stop_function(process: subprocess.Popen) -> None:
 
 
 def first_ok(port: int, path: str, body: bytes, headers: dict, process: subprocess.Popen) -> tuple[float, int]:
-    """Poll until a POST gets a 2xx-4xx answer; return the monotonic time of that answer and its status."""
+    """Poll until a POST gets a status below 500; return the perf_counter time of that response and its status."""
     deadline = time.monotonic() + START_TIMEOUT_SECONDS
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"function exited with {process.returncode} before answering")
+            raise RuntimeError(f"function exited with {process.returncode} before its first response")
         connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
         try:
             connection.request("POST", path, body=body, headers=headers)
@@ -93,7 +93,7 @@ def first_ok(port: int, path: str, body: bytes, headers: dict, process: subproce
         finally:
             connection.close()
         time.sleep(POLL_INTERVAL_SECONDS)
-    raise RuntimeError(f"no answer below 500 on port {port} within {START_TIMEOUT_SECONDS} s")
+    raise RuntimeError(f"no response below 500 on port {port} within {START_TIMEOUT_SECONDS} s")
 
 
 def first_request(kind: str, stack, doc_ids: list[str]) -> tuple[str, bytes, dict]:
@@ -228,7 +228,7 @@ def _import_time_once(env: dict) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--trials", type=int, default=5, help="cold starts per kind")
+    parser.add_argument("--trials", type=int, default=7, help="cold starts per kind")
     parser.add_argument("--proposed", action="store_true",
                         help="also measure the package copy with the proposed import changes")
     args = parser.parse_args()

@@ -1,7 +1,7 @@
 """Cold start baseline: a functions-framework app whose handler imports only the Firestore client.
 
 Serve it with ``functions-framework --target handler --source bench/coldstart_baseline.py``.
-Each request creates one document, so the first answer includes the client's
+Each request creates one document, so the first response includes the client's
 import, its gRPC channel and one round trip to Firestore.
 """
 
@@ -18,7 +18,7 @@ def _client():
 
 
 def handler(request):
-    """Create one document and answer 200."""
+    """Create one document and return 200."""
     from google.cloud.firestore import SERVER_TIMESTAMP
 
     _client().collection("bench_coldstart").document(uuid.uuid4().hex).create({"at": SERVER_TIMESTAMP})

@@ -1,4 +1,4 @@
-"""What the benchmark scripts share: the machine description, the stack, signed events, the load loop."""
+"""Helpers shared by the benchmark scripts: the machine description, the stack, signed events, the load loop."""
 
 import hashlib
 import hmac
@@ -127,8 +127,8 @@ def run_load(port: int, path: str, requests: list[tuple[bytes, dict]], concurren
              deadline_seconds: float = 300.0) -> LoadResult:
     """POST every request to 127.0.0.1:``port``/``path`` from ``concurrency`` threads with keep-alive connections.
 
-    Latency is measured per request, from sending to reading the whole
-    answer. The loop stops at ``deadline_seconds`` even when requests remain.
+    Latency is measured per request, from sending it to reading the whole
+    response. The loop stops at ``deadline_seconds`` even when requests remain.
     """
     counter = itertools.count()
     lock = threading.Lock()
@@ -178,7 +178,26 @@ def scrub_environment() -> None:
         os.environ.pop(name, None)
 
 
-def start_stack(count_ops_file: Path | None = None):
+def require_free_ports(ports) -> None:
+    """Raise RuntimeError naming the first port on 127.0.0.1 that something already listens on.
+
+    LocalStack waits for a port to accept connections, so a process left
+    listening there would otherwise receive the benchmark's requests.
+    """
+    import socket
+
+    for port in ports:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            # SO_REUSEADDR lets the bind succeed over connections in TIME_WAIT; only a listener makes it fail.
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                raise RuntimeError(f"port {port} on 127.0.0.1 is in use; stop what listens there or set "
+                                   "ACEHOOKS_BENCH_PORT_BASE to another base") from None
+
+
+def start_stack(count_ops_file: Path | None = None, functions_env: dict | None = None):
     """Start Firestore, Cloud Tasks, mail capture and bench/main.py on BENCH_PORTS; return the stack.
 
     The driver's own clients then use the same emulators through os.environ.
@@ -204,10 +223,12 @@ def start_stack(count_ops_file: Path | None = None):
             command = [sys.executable, str(BENCH_DIR / "mailserver.py"), "--port", str(self.ports.mail)]
             self._spawn("mail", command, self.ports.mail)
 
+    require_free_ports([*BENCH_PORTS.values(), COLD_START_PORT, *PROCESS_PORTS])
     scrub_environment()
     # `timeout` and CI send SIGTERM; turning it into SystemExit runs the callers' `finally: stack.stop()`.
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
-    stack = BenchStack(ROOT, ports=Ports(**BENCH_PORTS), log_dir=ROOT / ".acehooks" / "bench-logs")
+    stack = BenchStack(ROOT, ports=Ports(**BENCH_PORTS), log_dir=ROOT / ".acehooks" / "bench-logs",
+                       functions_env=dict(functions_env or {}))
     for log in stack.log_dir.glob("*.log"):
         log.unlink()
     stack.start()

@@ -3,10 +3,10 @@
 Three timings of the same 1 MiB body, each the median of several repeats:
 
 - ``sha256``: ``hashlib.sha256(body).digest()``, the baseline.
-- ``stripe_verify``: acehooks' ``StripeAuth.verify``: header parsing, the
-  timestamp check, HMAC-SHA256 of ``"{t}." + body`` per configured secret,
-  and the constant-time comparison; with one secret set and with two (during a
-  secret rotation).
+- ``stripe_verify``: acehooks' ``StripeAuth.verify``, which parses the header,
+  checks the timestamp, computes HMAC-SHA256 of ``"{t}." + body`` per
+  configured secret and compares in constant time. It runs with one secret
+  set, and with two as during a secret rotation.
 - ``hmac_streamed``: HMAC-SHA256 fed ``"{t}."`` and the body in two
   ``update`` calls, which skips the 1 MiB copy that concatenating them makes.
 

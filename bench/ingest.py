@@ -91,6 +91,8 @@ def main() -> None:
     parser.add_argument("--no-diagnostic", dest="diagnostic", action="store_false",
                         help="leave out the third handler, the bare receiver storing the product's document")
     parser.add_argument("--output", default="ingest", help="name of the results file in bench/results")
+    parser.add_argument("--acehooks-log-level", default=None,
+                        help="diagnostic: log level of the acehooks logger in the functions process (default INFO)")
     args = parser.parse_args()
 
     handlers = dict(HANDLERS)
@@ -105,7 +107,8 @@ def main() -> None:
     results = {}
     for concurrency in args.concurrency:
         # A fresh stack per concurrency: the emulator's cost per write grows with the documents it holds.
-        stack = start_stack()
+        functions_env = {"BENCH_ACEHOOKS_LOG_LEVEL": args.acehooks_log_level} if args.acehooks_log_level else {}
+        stack = start_stack(functions_env=functions_env)
         try:
             for queue in (PRODUCT_QUEUE, BASELINE_QUEUE):
                 set_queue_state(queue, running=False)
@@ -117,6 +120,7 @@ def main() -> None:
         "script": "bench/ingest.py", "revision": git_revision(), "machine": info,
         "events_per_handler": args.events, "duration_seconds": round(time.time() - started, 1),
         "worker": "both queues paused in the Cloud Tasks emulator; no task was dispatched",
+        "acehooks_log_level": args.acehooks_log_level or "INFO",
         "results": results,
     })
     print(f"wrote {path}")

@@ -12,6 +12,9 @@ The baselines share the process, the Python interpreter and the emulators
 with the product, so a ratio between them measures what acehooks adds.
 """
 
+import logging
+import os
+
 from flask import jsonify
 
 from acehooks.runtime import entry_points
@@ -19,6 +22,10 @@ from baseline import baseline_ingest, baseline_ingest_product_document, baseline
 
 PRODUCT = entry_points()
 globals().update(PRODUCT)
+
+# Diagnostic only: BENCH_ACEHOOKS_LOG_LEVEL=WARNING silences acehooks' info lines, to measure what they cost.
+if os.environ.get("BENCH_ACEHOOKS_LOG_LEVEL"):
+    logging.getLogger("acehooks").setLevel(os.environ["BENCH_ACEHOOKS_LOG_LEVEL"])
 
 ROUTES = {
     "/stripe_webhook": PRODUCT["stripe_webhook"],

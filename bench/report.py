@@ -40,6 +40,24 @@ def ingest_section(data: dict) -> list[str]:
     return lines + [""]
 
 
+def repeats_section() -> list[str]:
+    """Tabulate the ratios of every ingest run in bench/results (ingest.json and ingest-repeat*.json)."""
+    paths = sorted(RESULTS_DIR.glob("ingest-repeat*.json"))
+    if not paths:
+        return []
+    lines = ["### Ingest ratios, product / baseline, run by run", "",
+             "| run | c=1 p50 | c=1 p99 | c=1 req/s | c=8 p50 | c=8 p99 | c=8 req/s | c=32 p50 | c=32 p99 | c=32 req/s |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    for path in [RESULTS_DIR / "ingest.json", *paths]:
+        data = json.loads(path.read_text())
+        cells = []
+        for concurrency in ("1", "8", "32"):
+            ratios = data["results"].get(concurrency, {}).get("ratios", {})
+            cells += [str(ratios.get("p50", "")), str(ratios.get("p99", "")), str(ratios.get("throughput", ""))]
+        lines.append(f"| {path.stem} | " + " | ".join(cells) + " |")
+    return lines + [""]
+
+
 def worker_section(data: dict) -> list[str]:
     lines = [f"### Worker, called directly (`{data['script']}`)", "",
              "| concurrency | handler | events | p50 ms | p99 ms | events/s | CPU ms per event: functions / Firestore emulator / mail |",
@@ -53,8 +71,9 @@ def worker_section(data: dict) -> list[str]:
                          f"{figures['events_per_second']} | {cpu['functions']} / {cpu['firestore']} / {cpu['mail']} |")
     sequential, burst = data["end_to_end"]["sequential"], data["end_to_end"]["burst"]
     lines += ["", "| end to end | events | p50 ms | p99 ms | other |", "|---|---|---|---|---|",
-              f"| one at a time, POST to listener sees `succeeded` | {sequential['count']} | {sequential['p50_ms']} | "
-              f"{sequential['p99_ms']} | ingest answer p50 {sequential['ingest_response']['p50_ms']} ms; "
+              f"| one at a time, POST until the listener receives `succeeded` | {sequential['count']} | "
+              f"{sequential['p50_ms']} | {sequential['p99_ms']} | "
+              f"ingest response p50 {sequential['ingest_response']['p50_ms']} ms; "
               f"receivedAt to claim p50 {sequential['received_to_claimed']['p50_ms']} ms; "
               f"claim to completedAt p50 {sequential['claimed_to_completed']['p50_ms']} ms; "
               f"timeouts {sequential['timeouts']}; log lines per event {sequential.get('log', {}).get('lines_per_event')}, "
@@ -67,7 +86,7 @@ def worker_section(data: dict) -> list[str]:
 
 def coldstart_section(data: dict) -> list[str]:
     cold = data["cold_start"]
-    lines = [f"### Cold start, process start to first answer (`{data['script']}`)", "",
+    lines = [f"### Cold start, process start to first 200 response (`{data['script']}`)", "",
              "| kind | median s | min s | max s | ratio to baseline | target (<= 1.3) |", "|---|---|---|---|---|---|"]
     for kind, figures in cold.items():
         if kind == "ratios":
@@ -121,6 +140,8 @@ def main() -> None:
             continue
         machine = machine or data["machine"]
         lines += [f"Revision {data['revision']}.", ""] + render(data)
+        if name == "ingest":
+            lines += repeats_section()
     if machine:
         lines.insert(3, f"Machine: {machine['nproc']} cores, {machine['cpu_model']}, Python {machine['python']}, "
                         f"{machine['platform']}; load average at start {machine['load_average_at_start']}.\n")

@@ -3,14 +3,15 @@
 Worker throughput: events are stored through the product's ingest while the
 queue is paused, then the queue is purged and /process_event is called
 directly, as Cloud Tasks would call it, at each concurrency. The bare worker
-in bench/main.py processes a disjoint set of the same events, in alternating
-rounds (ABBA).
+in bench/baseline.py processes a disjoint set of the same events, in short
+rounds that alternate baseline, product, product, baseline (ABBA).
 
 End to end: with the queue running, each checkout event is posted to
 /stripe_webhook and timed until a Firestore listener (``on_snapshot``) on its
-event document sees ``status == "succeeded"``. The Cloud Tasks emulator
-dispatches one task at a time per queue and sleeps 100 ms between passes over
-its queue (gcloud-tasks-emulator 0.6.2), so these latencies include that wait.
+event document receives a snapshot with ``status == "succeeded"``. The Cloud
+Tasks emulator dispatches one task at a time per queue and sleeps 100 ms
+between passes over its queue (gcloud-tasks-emulator 0.6.2), so these
+latencies include that wait.
 
 Run from the repository root: ``.venv/bin/python bench/worker.py``.
 """
@@ -29,6 +30,8 @@ ROUND_ORDER = ("baseline", "product", "product", "baseline")
 COMPONENTS = ("functions", "firestore", "mail")
 LISTENER_TIMEOUT_SECONDS = 30
 SNAPSHOT_READY_TIMEOUT_SECONDS = 10
+MIN_ROUND_EVENTS = 50
+ROUND_EVENTS_PER_CLIENT = 4
 
 
 def store_received_events(stack, prefix: str, count: int) -> list[str]:
@@ -58,16 +61,18 @@ def measure_worker(stack, counts: dict[int, int], run_id: str) -> dict:
     for concurrency, count in counts.items():
         totals = {name: LoadResult() for name in HANDLERS}
         cpu = {name: dict.fromkeys(COMPONENTS, 0.0) for name in HANDLERS}
-        round_size = max(1, count // 2)
-        for round_number, name in enumerate(ROUND_ORDER):
+        round_size = max(MIN_ROUND_EVENTS, ROUND_EVENTS_PER_CLIENT * concurrency)
+        cycles = max(1, count // (2 * round_size))
+        for round_number, name in enumerate(ROUND_ORDER * cycles):
             batch = task_requests(stack, [next(pool) for _ in range(round_size)])
             before = {component: process_tree_cpu_seconds(stack.processes[component].pid) for component in COMPONENTS}
             outcome = run_load(BENCH_PORTS["functions"], HANDLERS[name], batch, concurrency)
             for component in COMPONENTS:
                 cpu[name][component] += process_tree_cpu_seconds(stack.processes[component].pid) - before[component]
             totals[name].merge(outcome)
-            print(f"  worker c={concurrency} {name:8s} round {round_number}: {len(outcome.latencies)} events in "
-                  f"{outcome.elapsed_seconds:.1f} s, statuses {outcome.statuses}", flush=True)
+            if outcome.statuses.keys() != {200} or outcome.errors:
+                print(f"  worker c={concurrency} {name} round {round_number}: statuses {outcome.statuses}, "
+                      f"errors {outcome.errors}", flush=True)
         results[str(concurrency)] = {
             name: {**summarize(total.latencies),
                    "events_per_second": round(len(total.latencies) / total.elapsed_seconds, 1),
@@ -203,7 +208,7 @@ def measure_end_to_end(stack, sequential: int, burst: int, burst_concurrency: in
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--worker-events", type=int, nargs=3, default=[200, 400, 400], metavar=("C1", "C8", "C32"),
+    parser.add_argument("--worker-events", type=int, nargs=3, default=[200, 400, 512], metavar=("C1", "C8", "C32"),
                         help="events per handler at concurrency 1, 8 and 32")
     parser.add_argument("--e2e-events", type=int, default=150, help="events sent one at a time end to end")
     parser.add_argument("--burst-events", type=int, default=100, help="events posted at once end to end")

@@ -20,13 +20,27 @@ def _load_local_env() -> None:
     load_env_file(LOCAL_ENV_FILE, os.environ)
 
 
-def _use_running_stack() -> None:
-    """Point this process at the stack ``acehooks dev`` runs, when one runs and nothing else is set."""
-    from .localstack import DEV_ENV_FILE, load_env_file
+class NoBackend(Exception):
+    """Neither a local stack nor a Google Cloud project is configured."""
 
-    if DEV_ENV_FILE.is_file() and "FIRESTORE_EMULATOR_HOST" not in os.environ:
+
+def _use_running_stack() -> None:
+    """Point this process at the stack ``acehooks dev`` runs, for every variable not already set.
+
+    Raises NoBackend when no stack runs and no project is set, instead of
+    letting the Google client libraries look for cloud credentials.
+    """
+    from .localstack import DEV_ENV_FILE, load_env_file, running_dev_pid
+
+    if running_dev_pid(Path.cwd()) is not None:
         load_env_file(DEV_ENV_FILE, os.environ)
         print(f"using the local stack described in {DEV_ENV_FILE}", file=sys.stderr)
+        return
+    if not (os.environ.get("FIRESTORE_EMULATOR_HOST") or os.environ.get("ACEHOOKS_PROJECT")):
+        raise NoBackend(
+            "no local stack is running here (start `python -m acehooks dev` in this directory) and "
+            "ACEHOOKS_PROJECT is not set; set it to work on a Google Cloud project"
+        )
 
 
 def _format_time(value) -> str:
@@ -162,7 +176,9 @@ def command_dev(args) -> int:
     signal.signal(signal.SIGTERM, lambda signum, frame: (_ for _ in ()).throw(KeyboardInterrupt()))
     try:
         stack.start()
-        stack.write_env_file()
+        if not stack.write_env_file():
+            print("another `acehooks dev` runs in this directory; events, replay, sweep and send keep using it",
+                  file=sys.stderr)
         seeded = seed_emulator(stack.env["FIRESTORE_EMULATOR_HOST"], stack.env["ACEHOOKS_PROJECT"],
                                stack.root / DEFAULT_SEEDS_FILE)
         print(stack.describe(), flush=True)
@@ -214,11 +230,25 @@ def post_signed(endpoint: str, path: Path, base_url: str) -> tuple[int, str]:
 
 def command_send(args) -> int:
     """Sign a payload file as the endpoint's provider would and post it."""
+    import requests
+
+    from .errors import AuthError
+    from .localstack import DEV_ENV_FILE, load_env_file, running_dev_pid
+
     _load_local_env()
+    if args.url is None and running_dev_pid(Path.cwd()) is not None:
+        load_env_file(DEV_ENV_FILE, os.environ)
+    url = args.url or os.environ.get("ACEHOOKS_FUNCTIONS_URL", DEFAULT_FUNCTIONS_URL)
     try:
-        status, text = post_signed(args.endpoint, Path(args.file), args.url)
+        status, text = post_signed(args.endpoint, Path(args.file), url)
     except ConfigError as error:
         print(error, file=sys.stderr)
+        return 1
+    except AuthError as error:
+        print(f"cannot sign: {error}; export it, or add it to emulator_data/local.env", file=sys.stderr)
+        return 1
+    except requests.ConnectionError:
+        print(f"send failed: nothing answers at {url}; is `python -m acehooks dev` running?", file=sys.stderr)
         return 1
     except OSError as error:
         print(f"send failed: {error}", file=sys.stderr)
@@ -290,14 +320,19 @@ def build_parser() -> argparse.ArgumentParser:
                           help="read unset secret variables from emulator_data/local.env first")
     validate.set_defaults(run=command_validate)
 
-    dev = commands.add_parser("dev", help="run the local stack (emulators, mail capture, functions) until Ctrl-C")
+    dev = commands.add_parser(
+        "dev", help="run the local stack (emulators, mail capture, functions) until Ctrl-C",
+        description="Run the local stack until Ctrl-C or SIGTERM. Ports: ACEHOOKS_FUNCTIONS_PORT (default 5001), "
+                    "ACEHOOKS_FIRESTORE_PORT (8080), ACEHOOKS_TASKS_PORT (9090), ACEHOOKS_MAIL_PORT (5025). "
+                    "Set FIRESTORE_EMULATOR_HOST to use a Firestore emulator you already run.")
     dev.set_defaults(run=command_dev)
 
     send = commands.add_parser("send", help="sign a payload file as the endpoint's provider would and post it")
     send.add_argument("endpoint", help="endpoint name, as in endpointName")
     send.add_argument("file", help="payload file; .form files are sent form-encoded, others as JSON")
-    send.add_argument("--url", default=os.environ.get("ACEHOOKS_FUNCTIONS_URL", DEFAULT_FUNCTIONS_URL),
-                      help=f"base URL of the functions (env ACEHOOKS_FUNCTIONS_URL); default {DEFAULT_FUNCTIONS_URL}")
+    send.add_argument("--url", default=None,
+                      help="base URL of the functions, without the endpoint path (env ACEHOOKS_FUNCTIONS_URL); "
+                           f"default: the running `acehooks dev` stack, else {DEFAULT_FUNCTIONS_URL}")
     send.set_defaults(run=command_send)
 
     events_parser = commands.add_parser("events", help="list stored events or show one")
@@ -339,4 +374,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return args.run(args)
+    try:
+        return args.run(args)
+    except NoBackend as error:
+        print(error, file=sys.stderr)
+        return 2

@@ -541,6 +541,9 @@ def command_deploy(args) -> int:
         return 1
 
     text = render_plan(steps, args.project, args.region)
+    if not args.email_from:
+        print("warning: no --email-from (or ACEHOOKS_EMAIL_FROM); email actions will fail until the worker "
+              "has a sender address", file=sys.stderr)
     if args.write:
         path = Path(args.write)
         path.write_text(text)

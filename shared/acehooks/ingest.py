@@ -136,6 +136,9 @@ def _accept_event(config: EndpointConfig, payload: Any, inbound: InboundRequest,
         event_id = extraction.event_id(config, payload, inbound.headers, body)
         event_type = extraction.event_type(config, payload, inbound.headers)
     except PayloadError as error:
+        # Say how the body was read: a client that forgot Content-Type sends JSON as a form.
+        error = PayloadError(error.status, error.reason, f"{error} (body parsed as {_parsed_as(content_type)})",
+                             details=error.details)
         return _reject_invalid(config, ids.body_event_id(body), None, error, {**stored_payload, "contentType": content_type})
 
     log_fields = {"endpoint": endpoint, "eventId": event_id, "eventType": event_type}
@@ -209,6 +212,12 @@ def _reject_invalid(config: EndpointConfig, event_id: str, event_type: str | Non
     logger.warning("rejected delivery: %s", error,
                    extra={"endpoint": endpoint, "eventId": event_id, "reason": error.reason, "status": error.status})
     return error.status, {"error": str(error), "reason": error.reason, "eventId": event_id, **error.details}
+
+
+def _parsed_as(content_type: str | None) -> str:
+    media_type = (content_type or "").split(";")[0].strip().lower()
+    return "a form, from Content-Type application/x-www-form-urlencoded" if media_type == (
+        "application/x-www-form-urlencoded") else "JSON"
 
 
 def _raw_body_fields(body: bytes) -> dict:

@@ -12,6 +12,7 @@ import socket
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,7 +26,30 @@ LOCAL_ENV_FILE = Path("emulator_data/local.env")
 # Written by `acehooks dev` while it runs, so other commands (events, replay, sweep) reach its stack.
 DEV_ENV_FILE = Path(".acehooks/dev.env")
 DEV_ENV_NAMES = ("FIRESTORE_EMULATOR_HOST", "CLOUD_TASKS_EMULATOR_HOST", "ACEHOOKS_PROJECT", "ACEHOOKS_WORKER_URL",
-                 "ACEHOOKS_WORKER_SECRET", "SENDGRID_API_BASE_URL")
+                 "ACEHOOKS_WORKER_SECRET", "SENDGRID_API_BASE_URL", "ACEHOOKS_FUNCTIONS_URL", "ACEHOOKS_DEV_PID")
+PORT_VARIABLES = {"functions": "ACEHOOKS_FUNCTIONS_PORT", "firestore": "ACEHOOKS_FIRESTORE_PORT",
+                  "tasks": "ACEHOOKS_TASKS_PORT", "mail": "ACEHOOKS_MAIL_PORT"}
+
+
+def port_in_use(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def running_dev_pid(root: Path) -> int | None:
+    """Return the pid of the ``acehooks dev`` that wrote DEV_ENV_FILE, when that process still runs."""
+    path = root / DEV_ENV_FILE
+    if not path.is_file():
+        return None
+    values: dict = {}
+    load_env_file(path, values)
+    try:
+        pid = int(values.get("ACEHOOKS_DEV_PID", ""))
+        os.kill(pid, 0)
+    except (ValueError, ProcessLookupError, PermissionError):
+        return None
+    return pid
 MAX_EMULATOR_RETRIES = 100  # bounds the Cloud Tasks emulator's immediate, back-off-free retries
 
 
@@ -105,6 +129,7 @@ class LocalStack:
         env.setdefault("ACEHOOKS_PROJECT", LOCAL_PROJECT)
         env.setdefault("GOOGLE_CLOUD_PROJECT", env["ACEHOOKS_PROJECT"])
         env["ACEHOOKS_WORKER_URL"] = f"{self.functions_url}/process_event"
+        env["ACEHOOKS_FUNCTIONS_URL"] = self.functions_url
         env.setdefault("ACEHOOKS_WORKER_SECRET", secrets.token_urlsafe(24))
         env["SENDGRID_API_BASE_URL"] = f"http://127.0.0.1:{self.ports.mail}"
         env.setdefault("ACEHOOKS_CONFIG_DIR", str(self.root / "functions" / "endpoints"))
@@ -114,6 +139,11 @@ class LocalStack:
         return env
 
     def _spawn(self, name: str, command: list[str], port: int, env: dict | None = None) -> None:
+        if port_in_use(port):
+            raise RuntimeError(
+                f"port {port} for the {name} process is already in use; stop what listens there, or choose "
+                f"another port with {PORT_VARIABLES.get(name, 'the port variables')}=PORT"
+            )
         log_path = self.log_dir / f"{name}.log"
         log_file = open(log_path, "ab")
         process = subprocess.Popen(
@@ -132,10 +162,11 @@ class LocalStack:
         self._spawn("firestore", ["node", str(server), str(self.ports.firestore)], self.ports.firestore)
 
     def start_tasks(self) -> None:
-        binary = self.root / ".acehooks" / "tasks-venv" / "bin" / "gcloud-tasks-emulator"
-        if not binary.exists():
-            raise RuntimeError(f"{binary} not found; run scripts/install.sh first")
-        command = [str(binary), "start", "-p", str(self.ports.tasks), "-q", "-r", str(MAX_EMULATOR_RETRIES)]
+        python = self.root / ".acehooks" / "tasks-venv" / "bin" / "python"
+        if not python.exists():
+            raise RuntimeError(f"{python} not found; run scripts/install.sh first")
+        runner = self.root / "tools" / "tasks-emulator" / "run.py"
+        command = [str(python), str(runner), "start", "-p", str(self.ports.tasks), "-q", "-r", str(MAX_EMULATOR_RETRIES)]
         self._spawn("tasks", command, self.ports.tasks)
 
     def start_mail(self) -> None:
@@ -149,31 +180,57 @@ class LocalStack:
                    "--host", "127.0.0.1", "--port", str(self.ports.functions)]
         self._spawn("functions", command, self.ports.functions, env={**self.env, **self.functions_env})
 
-    def create_queues(self) -> list[str]:
-        """Create one Cloud Tasks queue per endpoint in the emulator, as deploy does in Google Cloud."""
-        from . import dispatch, runtime
+    @contextmanager
+    def _stack_environment(self):
+        """Run a block with this process's environment and settings switched to the stack's."""
         from .clients import reset_clients
         from .settings import get_settings
 
         saved = dict(os.environ)
-        os.environ.update({key: self.env[key] for key in ("CLOUD_TASKS_EMULATOR_HOST", "ACEHOOKS_PROJECT",
-                                                          "ACEHOOKS_CONFIG_DIR", "ACEHOOKS_ACTIONS_MODULE")})
+        os.environ.clear()
+        os.environ.update(self.env)
         get_settings.cache_clear()
         reset_clients()
         try:
-            names = list(runtime.load_all_endpoints())
-            for name in names:
-                dispatch.ensure_queue(name)
-            return names
+            yield
         finally:
             os.environ.clear()
             os.environ.update(saved)
             get_settings.cache_clear()
             reset_clients()
 
+    def check_configs(self) -> None:
+        """Fail before anything starts when a config is invalid or an endpoint's secret is unset."""
+        from . import runtime
+        from .errors import ConfigError
+
+        with self._stack_environment():
+            try:
+                endpoints = runtime.load_all_endpoints()
+                runtime.load_custom_actions(endpoints)
+            except ConfigError as error:
+                raise RuntimeError(f"the functions cannot start: {error}") from None
+            problems = runtime.missing_secrets(list(endpoints.values()))
+        if problems:
+            raise RuntimeError(
+                "the functions cannot start:\n" + "\n".join(problems)
+                + f"\nexport the variable, or add it to {LOCAL_ENV_FILE} for the local stack"
+            )
+
+    def create_queues(self) -> list[str]:
+        """Create one Cloud Tasks queue per endpoint in the emulator, as deploy does in Google Cloud."""
+        from . import dispatch, runtime
+
+        with self._stack_environment():
+            names = list(runtime.load_all_endpoints())
+            for name in names:
+                dispatch.ensure_queue(name)
+        return names
+
     def start(self) -> None:
         """Start every process and create the queues; on failure stop what started and re-raise."""
         self.env = self.build_env()
+        self.check_configs()
         try:
             self.start_firestore()
             self.start_tasks()
@@ -184,14 +241,22 @@ class LocalStack:
             self.stop()
             raise
 
-    def write_env_file(self) -> None:
-        """Write the stack's addresses and worker secret to DEV_ENV_FILE (mode 600); ``stop`` removes it."""
+    def write_env_file(self) -> bool:
+        """Write the stack's addresses and worker secret to DEV_ENV_FILE (mode 600); ``stop`` removes it.
+
+        Returns False, writing nothing, when another running ``acehooks dev`` owns the file.
+        """
         path = self.root / DEV_ENV_FILE
+        other = running_dev_pid(self.root)
+        if other is not None and other != os.getpid():
+            return False
         path.parent.mkdir(parents=True, exist_ok=True)
-        lines = [f"{name}={self.env[name]}" for name in DEV_ENV_NAMES if name in self.env]
+        values = {**self.env, "ACEHOOKS_DEV_PID": str(os.getpid())}
+        lines = [f"{name}={values[name]}" for name in DEV_ENV_NAMES if name in values]
         path.touch(mode=0o600)
         path.write_text("\n".join(lines) + "\n")
         self._env_file = path
+        return True
 
     def stop(self) -> None:
         """Send SIGTERM to every child's process group, then SIGKILL to any still running."""
@@ -225,6 +290,12 @@ class LocalStack:
         except subprocess.TimeoutExpired:
             _signal_group(process, signal.SIGKILL)
             process.wait()
+
+        # Children of the group (gunicorn's worker) may hold the port a moment longer than the leader.
+        port = getattr(self.ports, name, None)
+        deadline = time.monotonic() + STOP_TIMEOUT_SECONDS
+        while port is not None and port_in_use(port) and time.monotonic() < deadline:
+            time.sleep(0.05)
 
     def describe(self) -> str:
         lines = [f"functions      {self.functions_url}"]

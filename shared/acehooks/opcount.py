@@ -18,7 +18,7 @@ appends one JSON line to the file. Units follow Firestore's billing:
 - Every other RPC, and every Cloud Tasks RPC, counts as a call only.
 
 Each line carries the HTTP path of the request being served (from Flask's
-request context), so the ingest and worker shares of one event can be told apart.
+request context), which separates the ingest's operations from the worker's.
 """
 
 import json

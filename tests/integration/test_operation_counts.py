@@ -101,7 +101,7 @@ def test_worker_costs_one_read_and_seven_writes(counting, db, unique_id):
     assert worker["firestore_writes"] == 7
     assert worker["firestore_calls"] == 4  # one get, then the claim's batch and one batch per action
     assert worker["tasks_calls"] == 0
-    # Of the seven, one is the saveToCloud action's own write; the other six are acehooks' bookkeeping.
+    # Of the seven, one is the saveToCloud action's own write. The other six are acehooks' bookkeeping.
     assert sorted(written_documents(entries, "/process_event")) == sorted([
         f"webhook_events/{doc_id}/claims/1",
         f"webhook_events/{doc_id}",
@@ -127,7 +127,7 @@ def test_counted_writes_exist_in_firestore(counting, db, unique_id):
         assert db.document(name).get().exists, name
 
 
-def test_duplicate_of_settled_event_costs_one_read(counting, db, unique_id):
+def test_duplicate_costs_rejected_create_and_read(counting, db, unique_id):
     url, counts_file = counting
     event_id = f"evt_opd_{unique_id}"
     email = f"opd-{unique_id}@example.com"
@@ -138,7 +138,7 @@ def test_duplicate_of_settled_event_costs_one_read(counting, db, unique_id):
     duplicate = opcount.totals(recorder.entries(), f"/{ENDPOINT}")
 
     assert response.json()["status"] == "duplicate"
-    # The create is rejected with ALREADY_EXISTS, then the stored status is read; nothing is enqueued.
+    # The create is rejected with ALREADY_EXISTS and the stored status is read. Nothing is enqueued.
     assert duplicate["firestore_calls"] == 2
     assert duplicate["firestore_writes"] == 1
     assert duplicate["firestore_reads"] == 1
