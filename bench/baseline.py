@@ -114,7 +114,7 @@ def baseline_ingest_product_document(request):
     payload = json.loads(body)
     event_id = payload["id"]
     session = payload["data"]["object"]
-    model = {"eventType": payload["type"], "sessionId": session["id"],
+    model = {"eventType": payload["type"], "sessionId": session["id"], "uid": session.get("client_reference_id"),
              "customerEmail": session["customer_details"]["email"], "amountTotal": session["amount_total"],
              "currency": session["currency"], "paymentStatus": session["payment_status"]}
     document = events.new_event("stripe_webhook", event_id, payload["type"], events.RECEIVED, retention_days=30,

@@ -84,7 +84,7 @@ def main() -> None:
         "storable_payload (Firestore limits check)": lambda: payloads.storable_payload(payload, body),
         "event id and type": lambda: (extraction.event_id(config, payload, headers, body),
                                       extraction.event_type(config, payload, headers)),
-        "map_model (6 JSONPaths, jsonpath-ng)": lambda: extraction.map_model(config, payload),
+        f"map_model ({len(paths)} JSONPaths, jsonpath-ng)": lambda: extraction.map_model(config, payload),
         "event_doc_id": lambda: ids.event_doc_id("stripe_webhook", "evt_steps"),
         "new_event": lambda: events.new_event("stripe_webhook", "evt_steps", payload["type"], events.RECEIVED,
                                               retention_days=30, contentType="application/json", model=model,

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Install the benchmark dependencies and run every benchmark against local emulators: about 7 minutes on
-# 2 cores after installation, and at most 12 minutes, because each step has a time limit.
+# Install the benchmark dependencies and run every benchmark against local emulators: about 5 minutes on
+# 2 cores once installed, and at most about 13 minutes, because each step has a time limit.
 # Results go to bench/results/*.json, bench/results/summary.md and docs/benchmarks-latency.png.
 # Ports: ACEHOOKS_BENCH_PORT_BASE (default 20300) plus offsets up to 90 for the benchmarks' own stack,
 # and ACEHOOKS_TEST_PORT_BASE (default here 20000) for the operation count test's stack.
