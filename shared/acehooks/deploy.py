@@ -53,7 +53,13 @@ SWEEP_JOB = "acehooks-sweep"
 SWEEP_SCHEDULE = "*/10 * * * *"  # cron, in the scheduler's default time zone (UTC): every 10 minutes
 EMAIL_SECRET = "SENDGRID_API_KEY"  # read by the worker's email actions, not by any endpoint
 EVENTS_COLLECTION = "webhook_events"
+EVENT_SUBCOLLECTIONS = ("claims", "effects", "payload_chunks", "once")
 TTL_FIELD = "expireAt"
+# Requests one instance serves at once. Ingest and the worker mostly wait on Firestore and Cloud Tasks,
+# so one CPU keeps up with several; the gen2 default of 1 would start an instance per concurrent request.
+# NOTE: starting values, not measured on Google Cloud; docs/scaling.md explains how to size them.
+INGEST_CONCURRENCY = 16
+WORKER_CONCURRENCY = 16
 # Cloud Tasks gives up on an HTTP request after its dispatch deadline, 600 s unless a task sets
 # another, so a longer worker timeout would only let an abandoned attempt run on.
 MAX_WORKER_TIMEOUT_SECONDS = 600
@@ -280,7 +286,10 @@ class _Plan:
         return {**self._base_env(), "ACEHOOKS_WORKER_URL": worker_url, "ACEHOOKS_WORKER_AUDIENCE": worker_url}
 
     def _deploy(self, name: str, entry_point: str, *, public: bool, account: str, env: dict[str, str],
-                secrets: list[str], timeout_seconds: int | None = None) -> str:
+                secrets: list[str], timeout_seconds: int | None = None, concurrency: int = 1) -> str:
+        if concurrency > 1:
+            # functions-framework serves this many requests at once only with as many gunicorn threads.
+            env = {**env, "THREADS": str(concurrency)}
         words = [
             "gcloud", "functions", "deploy", shlex.quote(name), "--gen2",
             flag("runtime", RUNTIME), *self._location(), flag("source", self.source),
@@ -288,6 +297,9 @@ class _Plan:
             "--allow-unauthenticated" if public else "--no-allow-unauthenticated",
             flag("service-account", account), env_flag(env),
         ]
+        if concurrency > 1:
+            # Cloud Run allows more than one request per instance only with at least one whole CPU.
+            words += [flag("concurrency", str(concurrency)), flag("cpu", "1")]
         if secrets:
             words.append(flag("set-secrets", ",".join(f"{secret}={secret}:latest" for secret in secrets)))
         else:
@@ -440,9 +452,11 @@ class _Plan:
         env_without_url = {**self._base_env(), **self._email_env()}
         env = {**self._worker_env(), **self._email_env()}
         first_deploy = self._deploy(WORKER_ENTRY_POINT, WORKER_ENTRY_POINT, public=False, account=self.worker_account,
-                                    env=env_without_url, secrets=self.worker_secrets(), timeout_seconds=timeout_seconds)
+                                    env=env_without_url, secrets=self.worker_secrets(), timeout_seconds=timeout_seconds,
+                                    concurrency=WORKER_CONCURRENCY)
         deploy = self._deploy(WORKER_ENTRY_POINT, WORKER_ENTRY_POINT, public=False, account=self.worker_account,
-                              env=env, secrets=self.worker_secrets(), timeout_seconds=timeout_seconds)
+                              env=env, secrets=self.worker_secrets(), timeout_seconds=timeout_seconds,
+                              concurrency=WORKER_CONCURRENCY)
         invoker = command("gcloud", "functions", "add-invoker-policy-binding", WORKER_ENTRY_POINT, *self._location(),
                           flag("member", f"serviceAccount:{self.invoker}"))
         reason = (
@@ -463,7 +477,7 @@ class _Plan:
     def ingest_functions(self) -> Step:
         lines = tuple(
             self._deploy(config.endpoint_name, config.endpoint_name, public=True, account=self.ingest,
-                         env=self._worker_env(), secrets=self.endpoint_secrets(config))
+                         env=self._worker_env(), secrets=self.endpoint_secrets(config), concurrency=INGEST_CONCURRENCY)
             for config in self.configs
         )
         return Step("ingest", "Deploy one public function per endpoint",
@@ -501,11 +515,16 @@ class _Plan:
                     (*lines, invoker, schedule))
 
     def ttl_policy(self) -> Step:
+        # The documents stored under an event (claims, action guards, payload chunks, once() markers)
+        # carry the event's expireAt, since Firestore does not delete subcollections with their parent.
+        groups = (EVENTS_COLLECTION, *EVENT_SUBCOLLECTIONS)
         return Step("ttl", f"Let Firestore delete events after their {TTL_FIELD} time",
-                    f"Each event stores {TTL_FIELD} = receipt time + the endpoint's retentionDays. Firestore deletes\n"
-                    "expired documents in the background, typically within 24 hours after that time.",
-                    (command("gcloud", "firestore", "fields", "ttls", "update", TTL_FIELD,
-                             flag("collection-group", EVENTS_COLLECTION), "--enable-ttl", self._project()),))
+                    f"Each event stores {TTL_FIELD} = receipt time + the endpoint's retentionDays, and so do the\n"
+                    "documents stored under it. Firestore deletes expired documents in the background,\n"
+                    "typically within 24 hours after that time.",
+                    tuple(command("gcloud", "firestore", "fields", "ttls", "update", TTL_FIELD,
+                                  flag("collection-group", group), "--enable-ttl", self._project())
+                          for group in groups))
 
     def firestore_rules(self) -> Step:
         return Step("rules", "Deploy the Firestore rules and indexes",

@@ -163,7 +163,7 @@ def _accept_event(config: EndpointConfig, payload: Any, inbound: InboundRequest,
     document = events.new_event(endpoint, event_id, event_type, events.RECEIVED, retention_days=config.retention_days,
                                 contentType=content_type, **model_fields, **stored_payload)
     if chunks:
-        _store_chunks(doc_id, stored_payload["payloadSha256"], chunks)
+        _store_chunks(doc_id, stored_payload["payloadSha256"], chunks, document["expireAt"])
     if not _create(doc_id, document):
         return _handle_duplicate(config, doc_id, document, log_fields)
 
@@ -230,7 +230,7 @@ def _raw_body_fields(body: bytes) -> dict:
         return {"payloadBase64": base64.b64encode(body).decode()}
 
 
-def _store_chunks(doc_id: str, digest: str, chunks: list[bytes]) -> None:
+def _store_chunks(doc_id: str, digest: str, chunks: list[bytes], expire_at) -> None:
     """Write a large body's chunks before its event document, so the event never points at missing data.
 
     ``set`` makes a repeated delivery of the same body harmless: the chunk ids
@@ -243,7 +243,8 @@ def _store_chunks(doc_id: str, digest: str, chunks: list[bytes]) -> None:
         for start in range(0, len(chunks), CHUNKS_PER_BATCH):
             batch = collection._client.batch()
             for index in range(start, min(start + CHUNKS_PER_BATCH, len(chunks))):
-                batch.set(collection.document(chunk_id(digest, index)), {"index": index, "data": chunks[index]})
+                batch.set(collection.document(chunk_id(digest, index)),
+                          {"index": index, "data": chunks[index], "expireAt": expire_at})
             batch.commit(**bounded_call_options(get_settings().firestore_timeout_seconds * 4))
     except exceptions.GoogleAPIError as error:
         raise BackendUnavailable(f"Firestore write of payload chunks for {doc_id} failed: {error}") from error

@@ -72,7 +72,9 @@ def claim(doc_id: str, event: dict, lease_seconds: int) -> Claim:
 
     ref = events.event_ref(doc_id)
     batch = ref._client.batch()
-    batch.create(ref.collection("claims").document(str(generation)), {**lease, "claimedAt": SERVER_TIMESTAMP})
+    # expireAt lets the TTL policy delete the claim with its event.
+    batch.create(ref.collection("claims").document(str(generation)),
+                 {**lease, "claimedAt": SERVER_TIMESTAMP, "expireAt": event.get("expireAt")})
     batch.update(ref, {
         "status": events.PROCESSING,
         "attempts": generation,

@@ -150,6 +150,7 @@ class EventRun:
                 action_id=action_id,
                 db=firestore_client(),
                 logger=logging.LoggerAdapter(logger, {**self.log_fields, "action": action_id}),
+                expire_at=event.get("expireAt"),
             )
             started = time.perf_counter()
             try:
@@ -224,7 +225,8 @@ class EventRun:
         # The effect document can be created once only, so a second worker that ran the same
         # action after a lease takeover cannot record it, or commit its writes, a second time.
         writes.create_first(self.ref.collection("effects").document(action_id),
-                            {"generation": claim.generation, "finishedAt": SERVER_TIMESTAMP})
+                            {"generation": claim.generation, "finishedAt": SERVER_TIMESTAMP,
+                             "expireAt": self.event.get("expireAt")})
         update = {FieldPath("actions", action_id).to_api_repr(): record, "updatedAt": SERVER_TIMESTAMP}
         if settles_event:
             update.update(self._succeeded_fields())

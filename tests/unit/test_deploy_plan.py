@@ -264,7 +264,15 @@ def test_ingest_functions_public_with_worker_settings(plan_text, configs):
             "ACEHOOKS_TASKS_SERVICE_ACCOUNT": INVOKER,
             "ACEHOOKS_WORKER_URL": "$WORKER_URL",
             "ACEHOOKS_WORKER_AUDIENCE": "$WORKER_URL",
+            "THREADS": "16",
         }
+        assert flag_value(argv, "concurrency") == "16"
+        assert flag_value(argv, "cpu") == "1"
+
+
+def test_ttl_covers_event_subcollections(plan_text):
+    for group in ("webhook_events", "claims", "effects", "payload_chunks", "once"):
+        assert f"--collection-group={group}" in plan_text
 
 
 def test_every_function_deploys_from_staged_source(plan_text):

@@ -51,6 +51,7 @@ class ActionContext:
     action_id: str
     db: Any = None
     logger: logging.LoggerAdapter = field(default=None)
+    expire_at: Any = None  # the event's expireAt, copied to documents stored under it for the TTL policy
 
     def __post_init__(self):
         if self.logger is None:
@@ -100,7 +101,7 @@ class ActionContext:
         marker = self._once_ref(key)
         try:
             marker.create({"status": ONCE_STARTED, "action": self.action_id, "key": key,
-                           "attempt": self.attempt, "startedAt": SERVER_TIMESTAMP})
+                           "attempt": self.attempt, "startedAt": SERVER_TIMESTAMP, "expireAt": self.expire_at})
         except exceptions.AlreadyExists:
             return self._once_stored_result(marker, key)
 

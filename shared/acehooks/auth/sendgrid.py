@@ -20,9 +20,10 @@ import binascii
 import os
 from typing import Literal
 
-from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric import ec
 from pydantic import Field, field_validator
 
 from ..errors import AuthError, ConfigError
@@ -46,8 +47,12 @@ def _key_bytes(value: bytes) -> tuple[bytes, bool]:
         raise ValueError("not PEM and not base64") from None
 
 
-def load_public_key(value: bytes) -> ec.EllipticCurvePublicKey:
+def load_public_key(value: bytes) -> "ec.EllipticCurvePublicKey":
     """Load a P-256 public key from PEM or base64 DER. Raises AuthError when it is neither."""
+    from cryptography.exceptions import UnsupportedAlgorithm
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
     try:
         data, is_pem = _key_bytes(value)
         key = serialization.load_pem_public_key(data) if is_pem else serialization.load_der_public_key(data)
@@ -58,8 +63,12 @@ def load_public_key(value: bytes) -> ec.EllipticCurvePublicKey:
     return key
 
 
-def load_private_key(value: bytes, variable: str) -> ec.EllipticCurvePrivateKey:
+def load_private_key(value: bytes, variable: str) -> "ec.EllipticCurvePrivateKey":
     """Load the P-256 signing key used by ``sign()``. Raises ConfigError naming the variable."""
+    from cryptography.exceptions import UnsupportedAlgorithm
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
     try:
         data, is_pem = _key_bytes(value)
         if is_pem:
@@ -96,6 +105,11 @@ class SendGridAuth(SecretMethod):
         return name
 
     def verify(self, request: InboundRequest) -> None:
+        # cryptography loads only when a SendGrid endpoint is called, off every other cold start.
+        from cryptography.exceptions import InvalidSignature
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.asymmetric import ec
+
         signature = decode_signature(required_header(request, SIGNATURE_HEADER), "base64", SIGNATURE_HEADER)
         timestamp = required_header(request, TIMESTAMP_HEADER)
         # NOTE: SendGrid documents no replay window, so this is the other presets' default. Raise
@@ -117,6 +131,9 @@ class SendGridAuth(SecretMethod):
                 "signing a SendGrid delivery needs a private key: set signingKeyEnv in the endpoint's sendgrid "
                 "auth entry and put a P-256 test key in that variable (SendGrid never shares its own key)"
             )
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.asymmetric import ec
+
         key = load_private_key(os.environ[self.signing_key_env].encode(), self.signing_key_env)
         stamp = str(timestamp)
         signature = key.sign(stamp.encode() + body, ec.ECDSA(hashes.SHA256()))
