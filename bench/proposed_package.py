@@ -6,12 +6,10 @@ Each change is a text replacement that must match the current source
 exactly, so a proposal that no longer applies fails loudly instead of
 measuring the unchanged code.
 
-Changes:
-
-1. settings.py reads ACEHOOKS_* variables into a plain pydantic model,
-   so pydantic-settings (and the asyncio it imports) is not loaded.
-2. auth/sendgrid.py imports cryptography inside the functions that use it,
-   so endpoints without the sendgrid preset never load it.
+The change: settings.py reads ACEHOOKS_* variables into a plain pydantic
+model, so pydantic-settings (and the asyncio it imports) is not loaded.
+The package already imports cryptography only inside the SendGrid preset's
+functions, which the earlier proposal measured.
 """
 
 import shutil
@@ -46,48 +44,7 @@ SETTINGS_CHANGES = [
     ),
 ]
 
-SENDGRID_CHANGES = [
-    (
-        "import base64\nimport binascii\nimport os\nfrom typing import Literal\n\n"
-        "from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm\n"
-        "from cryptography.hazmat.primitives import hashes, serialization\n"
-        "from cryptography.hazmat.primitives.asymmetric import ec\n",
-        "from __future__ import annotations\n\nimport base64\nimport binascii\nimport os\n"
-        "from typing import TYPE_CHECKING, Literal\n\n"
-        "if TYPE_CHECKING:\n    from cryptography.hazmat.primitives.asymmetric import ec\n",
-    ),
-    (
-        "    \"\"\"Load a P-256 public key from PEM or base64 DER. Raises AuthError when it is neither.\"\"\"\n",
-        "    \"\"\"Load a P-256 public key from PEM or base64 DER. Raises AuthError when it is neither.\"\"\"\n"
-        "    from cryptography.exceptions import UnsupportedAlgorithm\n"
-        "    from cryptography.hazmat.primitives import serialization\n"
-        "    from cryptography.hazmat.primitives.asymmetric import ec\n\n",
-    ),
-    (
-        "    \"\"\"Load the P-256 signing key used by ``sign()``. Raises ConfigError naming the variable.\"\"\"\n",
-        "    \"\"\"Load the P-256 signing key used by ``sign()``. Raises ConfigError naming the variable.\"\"\"\n"
-        "    from cryptography.exceptions import UnsupportedAlgorithm\n"
-        "    from cryptography.hazmat.primitives import serialization\n"
-        "    from cryptography.hazmat.primitives.asymmetric import ec\n\n",
-    ),
-    (
-        "    def verify(self, request: InboundRequest) -> None:\n",
-        "    def verify(self, request: InboundRequest) -> None:\n"
-        "        from cryptography.exceptions import InvalidSignature\n"
-        "        from cryptography.hazmat.primitives import hashes\n"
-        "        from cryptography.hazmat.primitives.asymmetric import ec\n\n",
-    ),
-    (
-        "    def sign(self, body: bytes, url: str, timestamp: int) -> tuple[dict[str, str], str]:\n"
-        "        if not self.signing_key_env",
-        "    def sign(self, body: bytes, url: str, timestamp: int) -> tuple[dict[str, str], str]:\n"
-        "        from cryptography.hazmat.primitives import hashes\n"
-        "        from cryptography.hazmat.primitives.asymmetric import ec\n\n"
-        "        if not self.signing_key_env",
-    ),
-]
-
-CHANGES = {"settings.py": SETTINGS_CHANGES, "auth/sendgrid.py": SENDGRID_CHANGES}
+CHANGES = {"settings.py": SETTINGS_CHANGES}
 
 
 class ProposalOutdated(RuntimeError):

@@ -248,7 +248,7 @@ def command_send(args) -> int:
         print(f"cannot sign: {error}; export it, or add it to emulator_data/local.env", file=sys.stderr)
         return 1
     except requests.ConnectionError:
-        print(f"send failed: nothing answers at {url}; is `python -m acehooks dev` running?", file=sys.stderr)
+        print(f"send failed: connection refused at {url}; is `python -m acehooks dev` running?", file=sys.stderr)
         return 1
     except OSError as error:
         print(f"send failed: {error}", file=sys.stderr)

@@ -74,7 +74,7 @@ class RetryPolicy(ConfigModel):
 
 
 class RateLimits(ConfigModel):
-    """How fast the endpoint's queue may call the worker; deploy copies these to the queue."""
+    """Rate limits of the endpoint's queue toward the worker; deploy copies them to the queue."""
 
     max_dispatches_per_second: float = Field(50, gt=0, le=500)
     max_concurrent_dispatches: int = Field(100, ge=1, le=5000)

@@ -56,8 +56,8 @@ EVENTS_COLLECTION = "webhook_events"
 EVENT_SUBCOLLECTIONS = ("claims", "effects", "payload_chunks", "once")
 TTL_FIELD = "expireAt"
 # Requests one instance serves at once. Ingest and the worker mostly wait on Firestore and Cloud Tasks,
-# so one CPU keeps up with several; the gen2 default of 1 would start an instance per concurrent request.
-# NOTE: starting values, not measured on Google Cloud; docs/scaling.md explains how to size them.
+# so one CPU keeps up with several. The gen2 default of 1 would start an instance per concurrent request.
+# NOTE: these are starting values, not measured on Google Cloud. docs/scaling.md explains how to size them.
 INGEST_CONCURRENCY = 16
 WORKER_CONCURRENCY = 16
 # Cloud Tasks gives up on an HTTP request after its dispatch deadline, 600 s unless a task sets

@@ -90,11 +90,11 @@ def handle(config: EndpointConfig, request: Request) -> Response:
     try:
         return _accept(config, inbound, request.content_type, started)
     except BackendUnavailable as error:
-        logger.error("backend unavailable, answered 503 so the sender retries: %s", error,
+        logger.error("backend unavailable, responded 503 so the sender retries: %s", error,
                      extra={"endpoint": endpoint, "reason": "backend_unavailable"})
         return _answer(503, error="unavailable")
     except Exception:
-        # A bug, not bad input: logged with its stack, answered 500 so the sender retries later.
+        # A bug, not bad input: logged with its stack, and a 500 response makes the sender retry later.
         logger.exception("unexpected error in ingest", extra={"endpoint": endpoint, "reason": "internal_error"})
         return _answer(500, error="internal error")
 
@@ -175,7 +175,7 @@ def _accept_event(config: EndpointConfig, payload: Any, inbound: InboundRequest,
 
 
 def _handle_duplicate(config: EndpointConfig, doc_id: str, document: dict, log_fields: dict) -> tuple[int, dict]:
-    """Answer a delivery whose event document exists.
+    """Respond to a delivery whose event document exists.
 
     An event still ``received`` may never have been enqueued (a crash between
     the two steps), so it is enqueued again; the task name makes that safe.

@@ -19,8 +19,8 @@ from . import clock, events
 
 logger = logging.getLogger(__name__)
 
-# Seconds before a lease's expiry at which its holder stops starting new actions,
-# leaving room for the writes that record the last one; a tenth of shorter leases.
+# Seconds before a lease's expiry at which its holder stops starting new actions, which leaves
+# room for the writes that record the last one. Leases shorter than 50 s use a tenth of their length.
 LEASE_MARGIN_SECONDS = 5
 
 WORKER_ID = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"

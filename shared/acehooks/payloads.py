@@ -4,8 +4,8 @@ Firestore rejects arrays directly inside arrays, integers outside int64,
 map keys that are empty or of the ``__name__`` form, nesting deeper than
 20 maps or arrays, and documents over 1 MiB. The local emulator accepts
 some of these, so acehooks checks them itself before writing. A payload
-that breaks a rule is stored as its original text instead, and the worker
-parses that text back, so it sees the payload unchanged.
+that breaks a rule is stored as its original text instead. The worker
+parses that text back, so it receives the payload unchanged.
 """
 
 import hashlib
@@ -92,11 +92,11 @@ def firestore_problem(value: Any, depth: int = 0, inside_array: bool = False) ->
 def storable_payload(payload: Any, body: bytes) -> tuple[dict, list[bytes]]:
     """Return the event fields that hold the payload, and the body chunks to store beside it.
 
-    Three forms, chosen in this order: ``payload`` itself when Firestore can
-    hold it; ``payloadText``, the body as received, when the parsed value
-    breaks a Firestore rule; ``payloadChunks``, when the body is too large for
-    one document, with the body split into CHUNK_BYTES pieces stored in the
-    ``payload_chunks`` subcollection and checked by ``payloadSha256``.
+    The first form that fits is chosen. ``payload`` is the parsed value itself,
+    when Firestore can hold it. ``payloadText`` is the body as received, when
+    the parsed value breaks a Firestore rule. ``payloadChunks`` counts the
+    CHUNK_BYTES pieces of a body too large for one document; the pieces sit in
+    the ``payload_chunks`` subcollection, checked by ``payloadSha256``.
     """
     if len(body) <= MAX_INLINE_PAYLOAD_BYTES:
         if firestore_problem(payload) is None:

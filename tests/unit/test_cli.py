@@ -38,7 +38,7 @@ def test_send_to_closed_port_names_the_fix():
                      "--url", f"http://127.0.0.1:{closed_port}", cwd=ROOT)
 
     assert result.returncode == 1
-    assert f"nothing answers at http://127.0.0.1:{closed_port}" in result.stderr
+    assert f"connection refused at http://127.0.0.1:{closed_port}" in result.stderr
     assert "is `python -m acehooks dev` running?" in result.stderr
 
 

@@ -1,4 +1,4 @@
-"""What an action receives about the event it runs for."""
+"""The context an action receives: the event, its resolved params, and Firestore and logging tools."""
 
 import logging
 import re
