@@ -11,6 +11,7 @@ from .settings import get_settings
 
 SECRET_HEADER = "X-Acehooks-Worker-Secret"
 GOOGLE_ISSUERS = ("accounts.google.com", "https://accounts.google.com")
+CLOCK_SKEW_SECONDS = 10  # tolerated difference between Google's clock and this server's for iat and exp
 CERTS_CACHE_SECONDS = 300  # Google rotates its signing keys over days; five minutes keeps fetches rare
 
 _certs_lock = threading.Lock()
@@ -50,7 +51,12 @@ def _verify_oidc(headers, settings, audience: str | None = None) -> str:
 
     audience = audience or settings.worker_audience or settings.worker_url
     try:
-        claims = jwt.decode(token, certs=_google_certs(settings.oidc_certs_url), audience=audience)
+        certs = _google_certs(settings.oidc_certs_url)
+    except (OSError, ValueError) as error:
+        # Not the caller's fault, but unverifiable: a non-2xx response makes Cloud Tasks retry later.
+        raise AuthError("oidc_certs_unavailable", f"fetching token certificates failed: {error}") from None
+    try:
+        claims = jwt.decode(token, certs=certs, audience=audience, clock_skew_in_seconds=CLOCK_SKEW_SECONDS)
     except (exceptions.GoogleAuthError, ValueError) as error:
         raise AuthError("oidc_token_invalid", f"OIDC token rejected: {error}") from None
 

@@ -4,6 +4,7 @@ Certificates come from a small HTTP server on 127.0.0.1 that serves
 ``{key id: PEM certificate}`` as Google's certificate endpoint does.
 """
 
+import socket
 import base64
 import datetime
 import json
@@ -310,3 +311,24 @@ def test_secret_mismatch_rejected(secret_settings):
 
     assert error.reason == "worker_secret_mismatch"
     assert WORKER_SECRET not in str(error)
+
+
+def test_small_clock_skew_accepted(oidc_settings, google_key, claims, now):
+    # Google's clock a few seconds ahead of this server's: the token's iat is slightly in the future.
+    claims["iat"] = now + 5
+    claims["exp"] = now + 5 + TOKEN_LIFETIME_SECONDS
+
+    assert worker_auth.authorize(bearer(sign(google_key, claims))) == SERVICE_ACCOUNT
+
+
+def test_unreachable_certs_rejected_cleanly(monkeypatch, oidc_settings, google_key, claims):
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        closed_port = sock.getsockname()[1]
+    monkeypatch.setenv("ACEHOOKS_OIDC_CERTS_URL", f"http://127.0.0.1:{closed_port}/certs")
+    reset_worker_auth()
+
+    error = rejection(bearer(sign(google_key, claims)))
+
+    assert error.reason == "oidc_certs_unavailable"
+    assert error.status == 401
