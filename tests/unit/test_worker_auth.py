@@ -4,10 +4,10 @@ Certificates come from a small HTTP server on 127.0.0.1 that serves
 ``{key id: PEM certificate}`` as Google's certificate endpoint does.
 """
 
-import socket
 import base64
 import datetime
 import json
+import socket
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
