@@ -278,7 +278,8 @@ def render_table(description: dict) -> str:
     """Return the description as Markdown tables, one per collection, for setting up FlutterFlow's schema."""
     lines = []
     for path, collection in description["collections"].items():
-        writers = ", ".join(f"{writer['endpoint']} ({writer['write']}, id {writer['documentId']})"
+        writers = ", ".join(f"{writer['endpoint']} action {writer.get('action', '?')} "
+                            f"({writer['write']}, id {writer['documentId']})"
                             for writer in collection["writtenBy"])
         lines += [f"## {path}", "", f"Written by: {writers}", "", *_table(_field_rows(collection["fields"])), ""]
     lines += [f"## {EVENTS_COLLECTION}", "", "Written by acehooks for every event; readable by admins only.", "",
