@@ -220,7 +220,7 @@ def start_stack(count_ops_file: Path | None = None, functions_env: dict | None =
 
         def start_mail(self) -> None:
             # Message files are not kept: thousands of them would only fill the disk.
-            command = [sys.executable, str(BENCH_DIR / "mailserver.py"), "--port", str(self.ports.mail)]
+            command = [sys.executable, "-m", "acehooks.mailcapture", "--port", str(self.ports.mail)]
             self._spawn("mail", command, self.ports.mail)
 
     require_free_ports([*BENCH_PORTS.values(), COLD_START_PORT, *PROCESS_PORTS])
