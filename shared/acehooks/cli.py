@@ -60,12 +60,12 @@ def command_events(args) -> int:
             return 1
         from .payloads import read_model, read_payload
 
-        shown = {"docId": doc_id, **{key: event.get(key) for key in (
+        details = {"docId": doc_id, **{key: event.get(key) for key in (
             "endpoint", "eventId", "eventType", "status", "attempts", "lastError", "receivedAt", "updatedAt",
             "completedAt", "actions", "replays")}}
-        shown["model"] = read_model(event)
-        shown["payload"] = read_payload(event, operations.events_collection().document(doc_id))
-        print(json.dumps(shown, indent=2, default=str))
+        details["model"] = read_model(event)
+        details["payload"] = read_payload(event, operations.events_collection().document(doc_id))
+        print(json.dumps(details, indent=2, default=str))
         return 0
 
     try:
@@ -301,9 +301,9 @@ def _run_demo(stack) -> int:
         time.sleep(0.1)
     print(f"event reached {event.get('status')!r} in {time.perf_counter() - started:.2f} s")
 
-    shown = {key: event.get(key) for key in ("endpoint", "eventId", "eventType", "status", "attempts", "model",
+    details = {key: event.get(key) for key in ("endpoint", "eventId", "eventType", "status", "attempts", "model",
                                              "actions", "lastError", "receivedAt", "completedAt")}
-    print(f"\nwebhook_events/{event_ref.id}:\n{json.dumps(shown, indent=2, default=str)}")
+    print(f"\nwebhook_events/{event_ref.id}:\n{json.dumps(details, indent=2, default=str)}")
     payment = db.collection("payments").document(payload["data"]["object"]["id"]).get()
     print(f"\npayments/{payment.id}:\n{json.dumps(payment.to_dict(), indent=2, default=str)}")
     messages = requests.get(f"http://127.0.0.1:{stack.ports.mail}/messages", timeout=5).json()

@@ -16,8 +16,10 @@ from .errors import AuthError, BackendUnavailable, PayloadError
 from .payloads import (
     CHUNKS_COLLECTION,
     CHUNKS_PER_BATCH,
+    FORM_MEDIA_TYPE,
     MAX_INLINE_PAYLOAD_BYTES,
     chunk_id,
+    is_form,
     parse_body,
     storable_model,
     storable_payload,
@@ -178,7 +180,7 @@ def _handle_duplicate(config: EndpointConfig, doc_id: str, document: dict, log_f
     """Respond to a delivery whose event document exists.
 
     An event still ``received`` may never have been enqueued (a crash between
-    the two steps), so it is enqueued again; the task name makes that safe.
+    the two steps), so it is enqueued again. The task name makes that safe.
     An ``invalid`` record is replaced, so a delivery retried after a config
     fix is processed.
     """
@@ -215,9 +217,7 @@ def _reject_invalid(config: EndpointConfig, event_id: str, event_type: str | Non
 
 
 def _parsed_as(content_type: str | None) -> str:
-    media_type = (content_type or "").split(";")[0].strip().lower()
-    return "a form, from Content-Type application/x-www-form-urlencoded" if media_type == (
-        "application/x-www-form-urlencoded") else "JSON"
+    return f"a form, from Content-Type {FORM_MEDIA_TYPE}" if is_form(content_type) else "JSON"
 
 
 def _raw_body_fields(body: bytes) -> dict:

@@ -1,6 +1,6 @@
 """A local stand-in for SendGrid's v3 mail send API that keeps every message it accepts.
 
-``POST /v3/mail/send`` answers 202 like SendGrid and stores the message;
+``POST /v3/mail/send`` responds 202 like SendGrid and stores the message;
 ``GET /messages`` lists the stored messages (``?to=`` and ``?templateId=``
 filter them); ``DELETE /messages`` clears them. ``POST /control`` with
 ``{"failures": [500, 429]}`` makes the next sends answer those statuses, so

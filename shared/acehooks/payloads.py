@@ -28,19 +28,26 @@ CHUNKS_COLLECTION = "payload_chunks"
 DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024
 
 
+FORM_MEDIA_TYPE = "application/x-www-form-urlencoded"
+
+
+def is_form(content_type: str | None) -> bool:
+    """Return True when the Content-Type makes the body a form; any other type is read as JSON."""
+    return (content_type or "").split(";")[0].strip().lower() == FORM_MEDIA_TYPE
+
+
 def parse_body(body: bytes, content_type: str | None) -> Any:
     """Parse a JSON or form-encoded body.
 
     Form bodies become a map of strings; a key sent more than once maps to
     the list of its values. Raises PayloadError (400) naming what is wrong.
     """
-    media_type = (content_type or "").split(";")[0].strip().lower()
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError as error:
         raise PayloadError(400, "body_not_utf8", f"body is not valid UTF-8 (byte {error.start})") from None
 
-    if media_type == "application/x-www-form-urlencoded":
+    if is_form(content_type):
         fields: dict[str, Any] = {}
         for key, value in parse_qsl(text, keep_blank_values=True):
             if key in fields:

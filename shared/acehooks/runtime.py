@@ -151,7 +151,7 @@ def check_startup_secrets(configs: dict[str, EndpointConfig], target: str | None
     """Refuse to start an ingest function whose secrets are unset, so the mistake shows at deploy.
 
     Only the endpoint being served is checked (every endpoint for the local
-    router), because the worker's environment holds no provider secrets.
+    router), because the worker's environment contains no provider secrets.
     """
     if target == LOCAL_ENTRY_POINT:
         selected = list(configs.values())

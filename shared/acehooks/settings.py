@@ -11,7 +11,7 @@ LOCAL_PROJECT = "demo-acehooks"
 
 
 class Settings(BaseSettings):
-    """Where acehooks finds its configs and backends. Each field is read from ACEHOOKS_<NAME>."""
+    """Locations of acehooks' configs and backends. Each field is read from ACEHOOKS_<NAME>."""
 
     model_config = SettingsConfigDict(env_prefix="ACEHOOKS_", extra="ignore")
 

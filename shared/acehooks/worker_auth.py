@@ -1,4 +1,4 @@
-"""Who may call the worker: Cloud Tasks with an OIDC token, or the local stack's shared secret."""
+"""Caller authentication of the worker and sweeper: Cloud Tasks' OIDC token, or the local stack's shared secret."""
 
 import hmac
 import json

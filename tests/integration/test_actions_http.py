@@ -175,7 +175,7 @@ def test_retryable_status_then_success(base_url, db, receiver, unique_id, status
     assert event["status"] == "succeeded"
     assert event["attempts"] == 2
     assert event["lastError"] == (
-        f"ActionError: PUT http://127.0.0.1:{RECEIVER_PORT}/orders/r-{unique_id} answered {status}; will retry")
+        f"ActionError: PUT http://127.0.0.1:{RECEIVER_PORT}/orders/r-{unique_id} responded {status}; will retry")
     assert len(requests_seen) == 2
     assert requests_seen[0]["headers"]["webhook-id"] == requests_seen[1]["headers"]["webhook-id"]
 

@@ -78,7 +78,7 @@ def test_rate_limit_is_retried(base_url, db, mail, unique_id):
 
     assert event["status"] == "succeeded"
     assert event["attempts"] == 2
-    assert event["lastError"] == "ActionError: SendGrid answered 429; will retry"
+    assert event["lastError"] == "ActionError: SendGrid responded 429; will retry"
     assert len(mail.messages(to=email)) == 1
 
 
@@ -92,7 +92,7 @@ def test_server_error_then_success(base_url, db, mail, unique_id):
 
     assert event["status"] == "succeeded"
     assert event["attempts"] == 3
-    assert event["lastError"] == "ActionError: SendGrid answered 502; will retry"
+    assert event["lastError"] == "ActionError: SendGrid responded 502; will retry"
     assert len(mail.messages(to=email)) == 1
 
 

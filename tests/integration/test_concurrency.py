@@ -62,13 +62,13 @@ def test_live_lease_answers_409_then_expires(base_url, db, mail, functions_log, 
     email = f"lease-{unique_id}@example.com"
     doc_id = processing_event(db, "test_crash", event_id, lease_expires_in=1.5, email=email)
 
-    held = worker_post(base_url, "test_crash", doc_id)
+    while_leased = worker_post(base_url, "test_crash", doc_id)
     time.sleep(1.7)
-    taken = worker_post(base_url, "test_crash", doc_id)
+    after_expiry = worker_post(base_url, "test_crash", doc_id)
 
-    assert held.status_code == 409
-    assert held.json() == {"status": "lease_held"}
-    assert taken.status_code == 200
+    assert while_leased.status_code == 409
+    assert while_leased.json() == {"status": "lease_held"}
+    assert after_expiry.status_code == 200
     event = event_doc(db, "test_crash", event_id)
     assert event["status"] == "succeeded"
     assert event["attempts"] == 2

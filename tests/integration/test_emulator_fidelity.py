@@ -372,7 +372,7 @@ def test_emulator_lacks_array_union_on_missing_field(collection):
     assert "items" not in ref.get().to_dict()
 
 
-def test_emulator_lacks_increment_of_missing_field_beside_server_timestamp(collection):
+def test_emulator_lacks_increment_after_server_timestamp(collection):
     ref = collection.document("counter")
     ref.set({"other": 1})
 

@@ -1,4 +1,4 @@
-"""Outages while deliveries arrive: no delivery answered 200 is lost, none is processed twice.
+"""Outages while deliveries arrive: no delivery that got a 200 response is lost, none is processed twice.
 
 A second functions process reaches Firestore and Cloud Tasks through TCP
 proxies that each test takes down for a while. The npm Firestore emulator

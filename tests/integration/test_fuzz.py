@@ -1,6 +1,6 @@
 """Property tests over ingest: random bodies, headers, encodings and sizes never make acehooks fail.
 
-Every answer is one of the statuses the design lists for bad input, never
+Every response has one of the statuses the design lists for bad input, never
 a 5xx; no request that fails authentication stores anything; and the
 functions log no unexpected error.
 """

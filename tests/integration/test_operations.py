@@ -36,13 +36,13 @@ def test_events_list_and_show(base_url, db, unique_id):
     event_id, _ = settled_flaky_event(base_url, db, unique_id)
 
     listed = acehooks_cli("events", "list", "--endpoint", "test_flaky", "--status", "failed", "--since", "10m")
-    shown = acehooks_cli("events", "show", event_id)
+    show_result = acehooks_cli("events", "show", event_id)
 
     assert listed.returncode == 0
     assert ids.event_doc_id("test_flaky", event_id) in listed.stdout
     assert "last error: RuntimeError: planned failure on attempt 3" in listed.stdout
-    assert shown.returncode == 0
-    details = json.loads(shown.stdout)
+    assert show_result.returncode == 0
+    details = json.loads(show_result.stdout)
     assert details["status"] == "failed"
     assert details["attempts"] == 3
     assert details["payload"]["email"] == f"replay-{unique_id}@example.com"
@@ -88,13 +88,13 @@ def test_bulk_replay_needs_yes(base_url, db, unique_id):
     assert post_token(base_url, "test_failing", {"id": event_id}).status_code == 200
     settled(db, "test_failing", event_id)
 
-    refused = acehooks_cli("replay", "--status", "failed", "--endpoint", "test_failing", "--since", "5m")
-    accepted = acehooks_cli("replay", "--status", "failed", "--endpoint", "test_failing", "--since", "5m", "--yes")
+    without_yes = acehooks_cli("replay", "--status", "failed", "--endpoint", "test_failing", "--since", "5m")
+    with_yes = acehooks_cli("replay", "--status", "failed", "--endpoint", "test_failing", "--since", "5m", "--yes")
 
-    assert refused.returncode == 2
-    assert "--yes" in refused.stderr
-    assert accepted.returncode == 0, accepted.stderr
-    assert ids.event_doc_id("test_failing", event_id) in accepted.stdout
+    assert without_yes.returncode == 2
+    assert "--yes" in without_yes.stderr
+    assert with_yes.returncode == 0, with_yes.stderr
+    assert ids.event_doc_id("test_failing", event_id) in with_yes.stdout
     event = wait_for(lambda: (event_doc(db, "test_failing", event_id) or {}).get("replayCount") == 1
                      and event_doc(db, "test_failing", event_id)["status"] == "failed"
                      and event_doc(db, "test_failing", event_id))
@@ -160,10 +160,10 @@ def test_sweep_leaves_live_lease_alone(db, unique_id):
 def test_sweeper_function_requires_worker_secret(base_url):
     import requests
 
-    refused = requests.post(f"{base_url}/sweep_events", timeout=10)
+    without_yes = requests.post(f"{base_url}/sweep_events", timeout=10)
     allowed = requests.post(f"{base_url}/sweep_events?olderThan=3600", timeout=30,
                             headers={"X-Acehooks-Worker-Secret": os.environ["ACEHOOKS_WORKER_SECRET"]})
 
-    assert refused.status_code == 401
+    assert without_yes.status_code == 401
     assert allowed.status_code == 200
     assert "swept" in allowed.json()

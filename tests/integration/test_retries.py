@@ -60,7 +60,7 @@ def test_sendgrid_outage_is_retried(base_url, db, mail, unique_id):
     event = settled(db, "test_flaky", event_id)
     assert event["status"] == "succeeded"
     assert event["attempts"] == 2
-    assert "SendGrid answered 503" in event["lastError"]
+    assert "SendGrid responded 503" in event["lastError"]
     assert len(mail.messages(to=email)) == 1
 
 

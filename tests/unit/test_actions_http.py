@@ -203,7 +203,7 @@ def test_retryable_status(server, status):
         http_request.run(request_action(server), make_context(), writes=None)
 
     assert type(caught.value) is ActionError
-    assert str(caught.value) == f"POST http://127.0.0.1:{server.server_address[1]}/hooks/o-1 answered {status}; will retry"
+    assert str(caught.value) == f"POST http://127.0.0.1:{server.server_address[1]}/hooks/o-1 responded {status}; will retry"
 
 
 @pytest.mark.parametrize("status", [400, 401, 404, 409, 422])

@@ -88,7 +88,7 @@ def test_retryable_status_raises_action_error(sendgrid, status):
         sendgrid_mail.send_mail(to="buyer@example.com", subject="Hi", text="t")
 
     assert type(caught.value) is ActionError
-    assert str(caught.value) == f"SendGrid answered {status}; will retry"
+    assert str(caught.value) == f"SendGrid responded {status}; will retry"
 
 
 @pytest.mark.parametrize("status", [400, 401, 403, 413])
@@ -107,7 +107,7 @@ def test_redirect_is_permanent(sendgrid):
     with pytest.raises(PermanentError) as caught:
         sendgrid_mail.send_mail(to="buyer@example.com", subject="Hi", text="t")
 
-    assert str(caught.value) == ("SendGrid answered 301 redirecting to https://elsewhere.example/v3/mail/send; "
+    assert str(caught.value) == ("SendGrid responded 301 redirecting to https://elsewhere.example/v3/mail/send; "
                                  "redirects are not followed, so update the URL")
 
 

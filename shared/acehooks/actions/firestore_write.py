@@ -12,7 +12,7 @@ The writes are shaped so that Firestore and the local emulator
   one that is not an increment, and drops the rest. So plain values and
   increments go in one write, and every other transform gets a write of its
   own, all in the same batch or transaction.
-* The emulator fails arrayUnion and arrayRemove on a field that holds no
+* The emulator fails arrayUnion and arrayRemove on a field that contains no
   array, where Firestore writes the elements (or an empty array). So an
   action with array transforms reads the document first and writes the
   resulting array itself when the stored field is not an array.

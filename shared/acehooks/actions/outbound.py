@@ -25,17 +25,16 @@ def check_status(response, service: str, rejected: str) -> None:
     ``service`` names who responded ("SendGrid", "POST https://..."), and
     ``rejected`` what it rejected ("the message"). A 429 or 5xx may pass on a
     later attempt, but another 4xx or a redirect will not, because the request
-    would be the same. The messages keep the word "answered", which existing
-    tests and log searches match.
+    would be the same.
     """
     status = response.status_code
     if 200 <= status < 300:
         return
     if status == 429 or status >= 500:
-        raise ActionError(f"{service} answered {status}; will retry")
+        raise ActionError(f"{service} responded {status}; will retry")
     if 300 <= status < 400:
         location = display_url(response.headers.get("Location") or "") or "no Location"
-        raise PermanentError(f"{service} answered {status} redirecting to {location}; redirects are not followed, "
+        raise PermanentError(f"{service} responded {status} redirecting to {location}; redirects are not followed, "
                              "so update the URL")
     text = " ".join((response.text or "").split())[:MAX_ERROR_BODY_CHARS]
     raise PermanentError(f"{service} rejected {rejected} with {status}: {text}")

@@ -1,4 +1,4 @@
-"""Which function runs each action type, and which types need a transaction.
+"""The runner of each action type, and which types need a transaction.
 
 A runner takes (action config, ActionContext, writes) and returns the
 action's result, a JSON-compatible value stored on the event. Writes it adds

@@ -1,4 +1,4 @@
-"""What every authentication method shares: the request view, secrets, timestamps."""
+"""Helpers every authentication method shares: the request view, secrets, timestamps."""
 
 import hmac
 import os

@@ -5,8 +5,8 @@ GitHub also sends the legacy ``X-Hub-Signature: sha1=<hex>`` (HMAC-SHA1).
 That header is read only with ``allowSha1`` and only when the SHA-256
 header is absent, so a request carrying both is checked with SHA-256.
 
-The ``ping`` event GitHub sends when a webhook is created is answered 200
-with ``{"status": "pong"}`` and never stored: it carries no data to act on,
+The ``ping`` event GitHub sends when a webhook is created gets a 200 response
+with ``{"status": "pong"}`` and is never stored. It carries no data to act on,
 and storing it would run the endpoint's actions on a payload they do not expect.
 """
 

@@ -23,7 +23,7 @@ class AuthMethod(ConfigModel):
         raise NotImplementedError
 
     def immediate_response(self, payload, request: InboundRequest) -> dict | None:
-        """Return a JSON body to answer at once without storing anything (a handshake such as
+        """Return a JSON body to respond with at once without storing anything (a handshake such as
         Slack's url_verification), or None for an ordinary event. Called after every check passed."""
         return None
 

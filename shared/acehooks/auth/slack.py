@@ -5,7 +5,7 @@ keyed by the app's signing secret. Slack retries a delivery it got no 2xx
 for with ``X-Slack-Retry-Num`` set and the same ``event_id``, so ingest
 stores a retry once and reports it as a duplicate. This check ignores the header.
 
-The Events API's ``url_verification`` request is answered with its
+The Events API's ``url_verification`` request gets a response with its
 ``challenge`` once the signature has passed, and is never stored.
 """
 
